@@ -1,0 +1,3 @@
+from blurgen.cli import main
+
+main()

@@ -1,0 +1,87 @@
+"""The ``blurgen`` command line: a click group whose commands live in ``blurgen.commands``.
+
+Commands are imported only when they run (or when their help is shown), so that
+``blurgen --help`` answers without importing numpy, torch or ptlflow. Each command module
+imports only click at the top and does its heavy imports inside the function body.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from blurgen import __version__
+from blurgen.errors import BlurgenError
+
+# name -> (module under blurgen.commands, attribute, one-line help shown by `blurgen --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "sample": ("sample", "sample", "Write the bundled procedural sample in the real dataset layouts."),
+    "synth-monkaa": ("synth_monkaa", "synth_monkaa", "Monkaa synthetic blur (interpolate + average) to HDF5 shards."),
+    "real": ("real", "real", "Real blur from 240 fps frames or videos with pseudo-GT flow, to shards."),
+    "flow": ("flow", "flow", "Estimate one flow field between two images; writes .flo and a colour PNG."),
+    "train": ("train", "train", "Train B2F-net on HDF5 shards."),
+    "eval": ("train", "eval_cmd", "Evaluate a B2F-net checkpoint on shards (EPE table)."),
+    "predict": ("train", "predict", "Flow from single blurred images with a B2F-net checkpoint."),
+    "rerun": ("data", "rerun", "Rebuild a dataset from its manifest and the input root."),
+    "verify": ("data", "verify", "Check shards against their manifest; non-zero exit on any mismatch."),
+    "preview": ("data", "preview", "Contact sheet of random samples: blur, flow colour, end frames."),
+    "stats": ("data", "stats", "Counts, histograms of s, n and flow magnitude, skipped reasons."),
+    "zoo": ("zoo", "zoo", "List and register checkpoints in the model zoo."),
+    "demo": ("demo", "demo", "The whole chain on the bundled sample, offline, on the CPU."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when that command is needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        mod = importlib.import_module(f"blurgen.commands.{module}")
+        return getattr(mod, attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Use the static one-line help so `blurgen --help` imports no command module.
+        rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="blurgen")
+def cli() -> None:
+    """blurgen: datasets for learning optical flow from a single motion-blurred image.
+
+    Typical use: `blurgen sample S`, `blurgen synth-monkaa --root S/monkaa --out O`,
+    `blurgen real --source nfs --root S/nfs --out O2`, `blurgen train --shards O --out RUN`.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: user errors become one line on stderr and exit status 1."""
+    try:
+        cli.main(args=argv, prog_name="blurgen", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except BlurgenError as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Exceptions a user can cause. The CLI prints them as one line and exits non-zero."""
+
+from __future__ import annotations
+
+import os
+
+
+class BlurgenError(Exception):
+    """An error with a one-line message meant for the user (no traceback)."""
+
+
+class InputError(BlurgenError):
+    """A bad input file or folder: names the file, the problem and, if known, the fix.
+
+    ``str(err)`` is ``"<path>: <reason>[ (<fix>)]"`` on one line.
+    """
+
+    def __init__(self, path: str | os.PathLike | None, reason: str, fix: str | None = None):
+        self.path = None if path is None else os.fspath(path)
+        self.reason = reason
+        self.fix = fix
+        msg = reason if self.path is None else f"{self.path}: {reason}"
+        if fix:
+            msg += f" ({fix})"
+        super().__init__(msg.replace("\n", " "))
+
+
+class ConfigError(BlurgenError):
+    """A bad recipe, flag combination or manifest."""
+
+
+class NotBuiltError(BlurgenError):
+    """A command whose implementation is not available in this version."""
