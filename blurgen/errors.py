@@ -31,3 +31,16 @@ class ConfigError(BlurgenError):
 
 class NotBuiltError(BlurgenError):
     """A command whose implementation is not available in this version."""
+
+
+class SkipSample(Exception):
+    """A sample the recipe deliberately leaves out (e.g. Monkaa pairs with s > 100).
+
+    Not an error: the pipeline always records it in the manifest's ``skipped`` list with
+    ``reason`` and the JSON-able ``info`` (e.g. ``{"s": 131.2}``) and goes on.
+    """
+
+    def __init__(self, reason: str, **info):
+        self.reason = reason
+        self.info = info
+        super().__init__(reason)
