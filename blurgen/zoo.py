@@ -1,0 +1,243 @@
+"""The checkpoint zoo: a registry of weights the pipeline can use, found by name.
+
+The registry is ``model_zoo/registry.toml`` (committed); the files live in
+``model_zoo/weights/`` (git-ignored). ``$BLURGEN_ZOO`` points elsewhere (a shared cluster
+folder, say). Files added with ``blurgen zoo add`` under a name the registry does not know
+are recorded in ``weights/local.toml``. Nothing here downloads anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from blurgen.errors import ConfigError, InputError
+
+KINDS = ("ptlflow", "superslomo", "b2fnet", "other")
+
+
+@dataclass
+class ZooEntry:
+    """One checkpoint the pipeline knows by name."""
+
+    name: str
+    kind: str
+    file: str
+    model: str = ""
+    ptlflow_ckpt: str = ""
+    sha256: str = ""
+    sha256_prefix: str = ""
+    source: str = ""
+    licence: str = ""
+    used_by: str = ""
+    notes: str = ""
+    local: bool = False  # registered by the user, not in the committed registry
+    extra: dict = field(default_factory=dict)
+
+
+def zoo_dir() -> Path:
+    """The zoo folder: ``$BLURGEN_ZOO``, else the checkout's ``model_zoo/``, else ~/.cache."""
+    env = os.environ.get("BLURGEN_ZOO")
+    if env:
+        return Path(env)
+    repo = Path(__file__).resolve().parents[1] / "model_zoo"
+    if (repo / "registry.toml").is_file():
+        return repo
+    return Path.home() / ".cache" / "blurgen" / "model_zoo"
+
+
+def weights_dir(root: Path | None = None) -> Path:
+    return (root or zoo_dir()) / "weights"
+
+
+def _registry_file(root: Path) -> Path:
+    # The committed registry; a zoo elsewhere without its own registry uses the package's.
+    own = root / "registry.toml"
+    if own.is_file():
+        return own
+    return Path(__file__).resolve().parents[1] / "model_zoo" / "registry.toml"
+
+
+def _read_toml(path: Path) -> list[dict]:
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        return []
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(path, f"not valid TOML: {e}", "fix or delete the file") from None
+    rows = data.get("checkpoint", [])
+    if not isinstance(rows, list):
+        raise InputError(path, "expected [[checkpoint]] tables")
+    return rows
+
+
+def _entry(row: dict, path: Path, local: bool) -> ZooEntry:
+    known = set(ZooEntry.__dataclass_fields__) - {"local", "extra"}
+    missing = [k for k in ("name", "kind", "file") if not row.get(k)]
+    if missing:
+        raise InputError(path, f"checkpoint entry {row.get('name', '?')!r} lacks {', '.join(missing)}")
+    if "/" in row["file"] or "\\" in row["file"] or row["file"] in (".", ".."):
+        raise InputError(path, f"checkpoint {row['name']!r}: file must be a plain file name, got {row['file']!r}")
+    return ZooEntry(**{k: v for k, v in row.items() if k in known}, local=local,
+                    extra={k: v for k, v in row.items() if k not in known})
+
+
+def load_registry(root: Path | None = None) -> dict[str, ZooEntry]:
+    """Name -> entry, the committed registry first, then the user's local registrations."""
+    root = root or zoo_dir()
+    out: dict[str, ZooEntry] = {}
+    reg = _registry_file(root)
+    for row in _read_toml(reg):
+        e = _entry(row, reg, local=False)
+        out[e.name] = e
+    local = weights_dir(root) / "local.toml"
+    for row in _read_toml(local):
+        e = _entry(row, local, local=True)
+        out.setdefault(e.name, e)
+    return out
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while b := f.read(chunk):
+            h.update(b)
+    return h.hexdigest()
+
+
+def check_digest(entry: ZooEntry, path: Path, digest: str | None = None) -> str | None:
+    """None when ``path`` matches the entry's sha256 (or prefix), else the reason."""
+    digest = digest or sha256_file(path)
+    if entry.sha256 and digest != entry.sha256.lower():
+        return f"sha256 {digest[:16]}... differs from the registry's {entry.sha256[:16]}..."
+    if entry.sha256_prefix and not digest.startswith(entry.sha256_prefix.lower()):
+        return f"sha256 {digest[:12]}... does not start with the registry's {entry.sha256_prefix}"
+    return None
+
+
+@dataclass
+class ZooStatus:
+    entry: ZooEntry
+    path: Path
+    present: bool
+    problem: str | None = None  # digest mismatch etc.
+
+
+def status(root: Path | None = None, check: bool = True) -> list[ZooStatus]:
+    """Every registry entry with whether its file is present (and intact, if ``check``)."""
+    root = root or zoo_dir()
+    rows = []
+    for e in load_registry(root).values():
+        p = weights_dir(root) / e.file
+        present = p.is_file()
+        problem = check_digest(e, p) if (present and check) else None
+        rows.append(ZooStatus(e, p, present, problem))
+    return rows
+
+
+def find(name: str, root: Path | None = None, verify: bool = True) -> Path:
+    """The path of the checkpoint registered as ``name``; a clear error if absent or altered."""
+    root = root or zoo_dir()
+    reg = load_registry(root)
+    if name not in reg:
+        raise ConfigError(f"no checkpoint named {name!r} in the model zoo ({_registry_file(root)}); "
+                          f"known: {', '.join(sorted(reg)) or 'none'}")
+    e = reg[name]
+    p = weights_dir(root) / e.file
+    if not p.is_file():
+        raise InputError(p, f"checkpoint {name!r} is not in the model zoo",
+                         f"get {e.file} from {e.source or 'its source'}, then run "
+                         f"`blurgen zoo add FILE --name {name}`")
+    if verify:
+        problem = check_digest(e, p)
+        if problem:
+            raise InputError(p, problem, f"replace it with the file from {e.source or 'its source'}")
+    return p
+
+
+def find_file(file_name: str, root: Path | None = None) -> Path | None:
+    """A file in the zoo's weights folder by its file name, or None."""
+    p = weights_dir(root) / file_name
+    return p if p.is_file() else None
+
+
+def _check_loadable(path: Path, kind: str) -> None:
+    """Refuse files that torch cannot read safely (weights_only) for the kinds that need it."""
+    if kind == "superslomo":
+        return  # the public format needs an explicit trust flag at load time; see docs
+    import torch
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any failure means: not a safe checkpoint
+        raise InputError(path, f"not a checkpoint torch can load with weights_only=True ({type(e).__name__})",
+                         "only add files from a trusted source, in a safe format") from None
+    if kind == "ptlflow" and not (isinstance(obj, dict) and "state_dict" in obj):
+        raise InputError(path, "not a ptlflow checkpoint (a dict with 'state_dict' expected)")
+
+
+def add(file: Path, name: str, kind: str | None = None, root: Path | None = None,
+        link: bool = False, source: str = "", licence: str = "") -> tuple[ZooEntry, Path]:
+    """Check ``file`` and put it into the zoo under ``name``; returns the entry and its path.
+
+    A registry name: the file must match the registry's digest, and ``kind`` must agree.
+    A new name: ``kind`` is required and the entry is recorded in ``weights/local.toml``.
+    """
+    root = root or zoo_dir()
+    file = Path(file)
+    if not file.is_file():
+        raise InputError(file, "no such file")
+    reg = load_registry(root)
+    digest = sha256_file(file)
+    if name in reg and not reg[name].local:
+        e = reg[name]
+        if kind and kind != e.kind:
+            raise ConfigError(f"{name!r} is a {e.kind} checkpoint in the registry, not {kind}")
+        problem = check_digest(e, file, digest)
+        if problem:
+            raise InputError(file, f"does not match the registry entry {name!r}: {problem}",
+                             f"get the file from {e.source or 'its source'}")
+    else:
+        if kind is None:
+            raise ConfigError(f"{name!r} is not in the registry: give --kind ({', '.join(KINDS)})")
+        if kind not in KINDS:
+            raise ConfigError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+        suffix = file.suffix or ".ckpt"
+        e = ZooEntry(name=name, kind=kind, file=f"{name}{suffix}", sha256=digest,
+                     source=source or f"added from {file.name}", licence=licence, local=True)
+    _check_loadable(file, e.kind)
+    wdir = weights_dir(root)
+    wdir.mkdir(parents=True, exist_ok=True)
+    dest = wdir / e.file
+    tmp = wdir / f".{e.file}.tmp-{os.getpid()}"
+    if link:
+        if dest.exists() or dest.is_symlink():
+            dest.unlink()
+        os.symlink(file.resolve(), dest)
+    else:
+        shutil.copyfile(file, tmp)
+        os.replace(tmp, dest)
+    if e.local:
+        _write_local(wdir / "local.toml", e)
+    return e, dest
+
+
+def _toml_str(v: str) -> str:
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _write_local(path: Path, e: ZooEntry) -> None:
+    rows = [r for r in _read_toml(path) if r.get("name") != e.name]
+    rows.append({"name": e.name, "kind": e.kind, "file": e.file, "sha256": e.sha256,
+                 "source": e.source, "licence": e.licence})
+    text = "# Checkpoints registered with `blurgen zoo add` (not in the committed registry).\n"
+    for r in rows:
+        text += "\n[[checkpoint]]\n" + "".join(f"{k} = {_toml_str(str(v))}\n" for k, v in r.items())
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
