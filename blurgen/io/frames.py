@@ -1,0 +1,242 @@
+"""Image files and numbered frame folders.
+
+Images in memory are ``(H, W, 3)`` uint8 RGB. Reading decodes the file's bytes with OpenCV
+(so non-ASCII paths work) and rejects empty, corrupt and truncated files with InputError.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from blurgen.errors import InputError
+from blurgen.io._atomic import atomic_write_bytes
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".ppm", ".webp")
+_PNG_SIG = b"\x89PNG\r\n\x1a\n"
+_PNG_IEND = b"IEND\xaeB`\x82"  # chunk type + CRC of the last chunk
+_DIGITS = re.compile(r"\d+")
+
+
+@dataclass(frozen=True, order=True)
+class Frame:
+    """One numbered image of a sequence: ``index`` is the last run of digits in the stem."""
+
+    index: int
+    path: Path
+
+
+def _check_complete(path: Path, data: bytes) -> None:
+    """Reject files whose container says they were cut short (OpenCV decodes those partially)."""
+    if data.startswith(_PNG_SIG):
+        if data.rfind(_PNG_IEND) < 0:
+            raise InputError(path, "cannot decode image (truncated PNG: no IEND chunk)")
+    elif data.startswith(b"\xff\xd8"):
+        # EOI must follow the last start-of-scan (an EXIF thumbnail has its own EOI earlier).
+        if data.rfind(b"\xff\xd9") < max(data.rfind(b"\xff\xda"), 2):
+            raise InputError(path, "cannot decode image (truncated JPEG: no end-of-image marker)")
+    elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        size = struct.unpack("<I", data[4:8])[0] + 8
+        if len(data) < size:
+            raise InputError(path, f"cannot decode image (truncated WebP: {len(data)} of {size} bytes)")
+    elif data[:2] in (b"P5", b"P6"):
+        _, w, h, maxval, offset = _pnm_header(path, data)
+        need = w * h * (3 if data[:2] == b"P6" else 1) * (2 if maxval > 255 else 1)
+        if len(data) - offset < need:
+            raise InputError(
+                path, f"cannot decode image (truncated PPM: {len(data) - offset} of {need} data bytes)"
+            )
+
+
+def _pnm_header(path: Path, data: bytes) -> tuple[bytes, int, int, int, int]:
+    """(magic, width, height, maxval, data offset) of a binary PGM/PPM; '#' comments allowed."""
+    tokens: list[bytes] = []
+    pos, n = 0, len(data)
+    while len(tokens) < 4:
+        while pos < n and (data[pos : pos + 1].isspace() or data[pos : pos + 1] == b"#"):
+            if data[pos : pos + 1] == b"#":
+                end = data.find(b"\n", pos)
+                pos = n if end < 0 else end
+            pos += 1
+        start = pos
+        while pos < n and not data[pos : pos + 1].isspace():
+            pos += 1
+        if start == pos:
+            raise InputError(path, "cannot decode image (bad PPM header)")
+        tokens.append(data[start:pos])
+    try:
+        w, h, maxval = int(tokens[1]), int(tokens[2]), int(tokens[3])
+    except ValueError:
+        raise InputError(path, "cannot decode image (bad PPM header)") from None
+    if w <= 0 or h <= 0 or not 0 < maxval < 65536:
+        raise InputError(path, f"cannot decode image (bad PPM header: {w}x{h}, maxval {maxval})")
+    return tokens[0], w, h, maxval, pos + 1
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(path, f"cannot read image ({e.strerror or e})") from None
+    if not data:
+        raise InputError(path, "cannot decode image (zero bytes)")
+    return data
+
+
+def decode_image(data: bytes, path: str | os.PathLike = "<bytes>") -> np.ndarray:
+    """Decode encoded image bytes to ``(H, W, 3)`` uint8 RGB (see :func:`read_image`)."""
+    import cv2
+
+    path = Path(path)
+    if not data:
+        raise InputError(path, "cannot decode image (zero bytes)")
+    _check_complete(path, data)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None or img.size == 0:
+        raise InputError(path, "cannot decode image (corrupt or unsupported format)")
+    if img.dtype == np.uint16:
+        img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        raise InputError(path, f"cannot decode image (unsupported sample type {img.dtype})")
+    if img.ndim == 2 or img.shape[2] == 1:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    if img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read a PNG, JPEG, PPM/PGM or WebP file as ``(H, W, 3)`` uint8 RGB.
+
+    Grayscale is replicated to three channels, 16-bit samples are scaled to 8 bits
+    (round(x / 257)), an alpha channel is dropped; EXIF orientation is ignored (pixels as
+    stored). Empty, corrupt or truncated files raise InputError naming the file.
+    """
+    path = Path(path)
+    return decode_image(_read_bytes(path), path)
+
+
+def encode_image(rgb: np.ndarray, suffix: str, jpeg_quality: int = 95) -> bytes:
+    """Encode ``(H, W, 3)`` uint8 RGB (or ``(H, W)`` gray) for ``suffix`` .png/.jpg/.jpeg/.ppm."""
+    import cv2
+
+    a = np.asarray(rgb)
+    if a.dtype != np.uint8 or not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)):
+        raise ValueError(f"write_image needs (H, W, 3) or (H, W) uint8, got {a.dtype} {a.shape}")
+    suffix = suffix.lower()
+    if suffix not in (".png", ".jpg", ".jpeg", ".ppm"):
+        raise ValueError(f"write_image writes .png, .jpg, .jpeg or .ppm, not {suffix!r}")
+    bgr = a if a.ndim == 2 else cv2.cvtColor(a, cv2.COLOR_RGB2BGR)
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if suffix in (".jpg", ".jpeg") else []
+    ok, buf = cv2.imencode(suffix, bgr, params)
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {a.shape} image as {suffix}")
+    return buf.tobytes()
+
+
+def write_image(path: str | os.PathLike, rgb: np.ndarray, jpeg_quality: int = 95) -> None:
+    """Write ``(H, W, 3)`` uint8 RGB as PNG, JPEG or PPM chosen by the suffix, atomically."""
+    path = Path(path)
+    atomic_write_bytes(path, encode_image(rgb, path.suffix, jpeg_quality))
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(H, W)`` of an image, from the header for PNG, JPEG and PPM (else by decoding)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+            if head.startswith(_PNG_SIG) and head[12:16] == b"IHDR":
+                w, h = struct.unpack(">II", head[16:24])
+                return h, w
+            if head[:2] in (b"P5", b"P6"):
+                _, w, h, _, _ = _pnm_header(path, head + f.read(1024))
+                return h, w
+            if head.startswith(b"\xff\xd8"):
+                size = _jpeg_size(f)
+                if size is not None:
+                    return size
+    except OSError as e:
+        raise InputError(path, f"cannot read image ({e.strerror or e})") from None
+    return read_image(path).shape[:2]
+
+
+def _jpeg_size(f) -> tuple[int, int] | None:
+    """Walk JPEG markers from the start to the first SOFn; ``(H, W)`` or None."""
+    f.seek(2)
+    while True:
+        if f.read(1) != b"\xff":
+            return None
+        b = f.read(1)
+        while b == b"\xff":  # fill bytes
+            b = f.read(1)
+        if not b:
+            return None
+        marker = b[0]
+        if marker in (0xD9, 0xDA):  # end of image / start of scan before any SOF
+            return None
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            continue
+        seg = f.read(2)
+        if len(seg) < 2:
+            return None
+        length = struct.unpack(">H", seg)[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            body = f.read(5)
+            if len(body) < 5:
+                return None
+            h, w = struct.unpack(">HH", body[1:5])
+            return h, w
+        f.seek(length - 2, os.SEEK_CUR)
+
+
+def list_frames(
+    folder: str | os.PathLike,
+    exts: Iterable[str] | None = None,
+    ignore_non_numeric: bool = False,
+) -> list[Frame]:
+    """The image files of ``folder`` as Frames, sorted by index.
+
+    The index is the last run of digits in the file stem (``frame_0012.png`` -> 12,
+    ``GOPR0384_11_00_000123.png`` -> 123). ``exts`` (default .png .jpg .jpeg .ppm .webp)
+    are matched case-insensitively; hidden files are skipped. A file without digits raises
+    InputError unless ``ignore_non_numeric``; two files with the same index raise InputError.
+    An empty folder gives ``[]``.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        what = "not a folder" if folder.exists() else "folder not found"
+        raise InputError(folder, what, "give a folder of numbered image files")
+    wanted = {e.lower() if e.startswith(".") else "." + e.lower() for e in (exts or IMAGE_EXTS)}
+    by_index: dict[int, Path] = {}
+    for p in folder.iterdir():
+        if p.name.startswith(".") or p.suffix.lower() not in wanted or not p.is_file():
+            continue
+        runs = _DIGITS.findall(p.stem)
+        if not runs:
+            if ignore_non_numeric:
+                continue
+            raise InputError(
+                p, "frame file name has no number", "rename it or pass ignore_non_numeric=True"
+            )
+        idx = int(runs[-1])
+        if idx in by_index:
+            a, b = sorted([by_index[idx].name, p.name])
+            raise InputError(folder, f"two frames with index {idx}: {a} and {b}", "remove one of them")
+        by_index[idx] = p
+    return [Frame(i, by_index[i]) for i in sorted(by_index)]
+
+
+def find_gaps(indices: Iterable[int]) -> list[tuple[int, int]]:
+    """Missing index ranges between the smallest and largest index, as ``(first, last)`` inclusive.
+
+    ``find_gaps([1, 2, 5, 7])`` -> ``[(3, 4), (6, 6)]``.
+    """
+    idx = sorted(set(int(i) for i in indices))
+    return [(a + 1, b - 1) for a, b in zip(idx, idx[1:]) if b - a > 1]
