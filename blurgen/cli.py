@@ -26,8 +26,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "predict": ("train", "predict", "Flow from single blurred images with a B2F-net checkpoint."),
     "rerun": ("data", "rerun", "Rebuild a dataset from its manifest and the input root."),
     "verify": ("data", "verify", "Check shards against their manifest; non-zero exit on any mismatch."),
-    "preview": ("data", "preview", "Contact sheet of random samples: blur, flow colour, end frames."),
-    "stats": ("data", "stats", "Counts, histograms of s, n and flow magnitude, skipped reasons."),
+    "preview": ("inspect", "preview", "Contact sheet of random samples: blur, flow colour, end frames."),
+    "stats": ("inspect", "stats", "Counts, histograms of s, n and flow magnitude, skipped reasons."),
     "zoo": ("zoo", "zoo", "List and register checkpoints in the model zoo."),
     "demo": ("demo", "demo", "The whole chain on the bundled sample, offline, on the CPU."),
 }
