@@ -1,0 +1,267 @@
+"""Looking at a dataset: contact sheets, statistics plots and the dataset card.
+
+Reads shards with plain h5py through the schema of DESIGN.md section 4, so it works on any
+blurgen output folder, complete or partial.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from blurgen.errors import InputError
+
+LICENCES = {
+    "monkaa": "Monkaa / SceneFlow (Mayer et al., CVPR 2016): research use only; cite the paper.",
+    "gopro": "GoPro deblurring dataset (Nah et al., CVPR 2017): CC BY 4.0; cite the paper.",
+    "nfs": "Need for Speed (Kiani Galoogahi et al., ICCV 2017): for research; cite the paper.",
+    "video": "Your own video: your licence.",
+    "frames": "Your own frames: your licence.",
+    "sample": "blurgen's procedural sample: generated, no third-party content.",
+    "pattern": "Generated test pattern, no third-party content.",
+}
+
+
+def shard_files(out: Path) -> list[Path]:
+    """Complete shards of an output folder (temporary files excluded), sorted by name."""
+    out = Path(out)
+    if not out.is_dir():
+        raise InputError(out, "no such output folder", "give the --out folder of a blurgen run")
+    return sorted(p for p in out.glob("*.h5") if not p.name.startswith("."))
+
+
+def _decode(v) -> str:
+    return v.decode("utf-8") if isinstance(v, bytes) else str(v)
+
+
+def read_records(out: Path) -> list[dict]:
+    """Key, shard, index and meta of every sample in the folder's shards."""
+    import h5py
+
+    recs = []
+    for p in shard_files(out):
+        try:
+            with h5py.File(p, "r") as f:
+                keys = f["key"][:]
+                metas = f["meta"][:] if "meta" in f else [b"{}"] * len(keys)
+                for i, (k, m) in enumerate(zip(keys, metas)):
+                    recs.append({"key": _decode(k), "shard": p.name, "index": i,
+                                 "meta": json.loads(_decode(m) or "{}")})
+        except OSError as e:
+            raise InputError(p, f"cannot read HDF5 shard ({e})", "run `blurgen verify` on the folder") from None
+    return recs
+
+
+def _fit(img: np.ndarray, width: int) -> np.ndarray:
+    import cv2
+
+    h, w = img.shape[:2]
+    height = max(1, round(h * width / w))
+    return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if w > width else cv2.INTER_LINEAR)
+
+
+def _label(tile_w: int, lines: list[str]) -> np.ndarray:
+    import cv2
+
+    band = np.full((16 * len(lines) + 6, tile_w, 3), 255, np.uint8)
+    for j, text in enumerate(lines):
+        cv2.putText(band, text, (4, 15 + 16 * j), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    return band
+
+
+def contact_sheet(out: Path, n: int = 8, seed: int = 0, tile_width: int = 200) -> np.ndarray:
+    """(H, W, 3) uint8 RGB: one row per random sample: blur | flow colour | first | last."""
+    import h5py
+
+    from blurgen.io.flowviz import flow_to_color
+
+    recs = read_records(out)
+    if not recs:
+        raise InputError(out, "no samples in this folder's shards", "run synth-monkaa or real into it first")
+    rng = np.random.default_rng(seed)
+    pick = sorted(rng.choice(len(recs), size=min(n, len(recs)), replace=False))
+    rows = []
+    for i in pick:
+        r = recs[i]
+        with h5py.File(Path(out) / r["shard"], "r") as f:
+            tiles = [f["blur"][r["index"]], flow_to_color(f["flow"][r["index"]])]
+            names = ["blur", "flow 1->7" if r["meta"].get("window") else "flow"]
+            for extra in ("first", "last"):
+                if extra in f:
+                    tiles.append(f[extra][r["index"]])
+                    names.append(extra)
+        meta = r["meta"]
+        info = [r["key"][-34:]]
+        bits = [f"{k}={meta[k]:.1f}" if isinstance(meta[k], float) else f"{k}={meta[k]}"
+                for k in ("s", "n") if k in meta]
+        if bits:
+            info.append(" ".join(bits))
+        row = [np.vstack([_fit(t, tile_width), _label(tile_width, [name] + (info if j == 0 else [""] * len(info)))])
+               for j, (t, name) in enumerate(zip(tiles, names))]
+        hmax = max(t.shape[0] for t in row)
+        row = [np.vstack([t, np.full((hmax - t.shape[0], tile_width, 3), 255, np.uint8)]) for t in row]
+        rows.append(np.hstack(row))
+    wmax = max(r.shape[1] for r in rows)
+    rows = [np.hstack([r, np.full((r.shape[0], wmax - r.shape[1], 3), 255, np.uint8)]) for r in rows]
+    return np.vstack(rows)
+
+
+def write_preview(out: Path, png: Path, n: int = 8, seed: int = 0) -> Path:
+    from blurgen.io.frames import write_image
+
+    sheet = contact_sheet(out, n=n, seed=seed)
+    Path(png).parent.mkdir(parents=True, exist_ok=True)
+    write_image(png, sheet)
+    return Path(png)
+
+
+def _manifest(out: Path) -> dict:
+    p = Path(out) / "manifest.json"
+    if not p.is_file():
+        return {}
+    try:
+        return json.loads(p.read_text())
+    except json.JSONDecodeError as e:
+        raise InputError(p, f"not valid JSON ({e})", "rerun the job with --resume to rewrite it") from None
+
+
+def compute_stats(out: Path, flow_pixels: int = 20000, seed: int = 0) -> dict:
+    """Counts per split and source, s / n / flow-magnitude samples, skipped reasons."""
+    import h5py
+
+    recs = read_records(out)
+    man = _manifest(out)
+    split_of = {s.get("key"): s.get("split") for s in man.get("samples", [])}
+    by_split = Counter(split_of.get(r["key"]) or r["shard"].split("-")[0] for r in recs)
+    by_source = Counter(r["meta"].get("source", "?") for r in recs)
+    s_vals = [float(r["meta"]["s"]) for r in recs if "s" in r["meta"]]
+    n_vals = [int(r["meta"]["n"]) for r in recs if "n" in r["meta"]]
+    rng = np.random.default_rng(seed)
+    mags = []
+    per = max(1, flow_pixels // max(1, len(recs)))
+    for p in shard_files(out):
+        with h5py.File(p, "r") as f:
+            for i in range(f["flow"].shape[0]):
+                fl = f["flow"][i].reshape(-1, 2)
+                idx = rng.choice(len(fl), size=min(per, len(fl)), replace=False)
+                mags.append(np.linalg.norm(fl[idx], axis=1))
+    mags = np.concatenate(mags) if mags else np.zeros(0)
+    skipped = Counter(s.get("reason", "?").split(":")[0] for s in man.get("skipped", []))
+    return {"samples": len(recs), "by_split": dict(by_split), "by_source": dict(by_source),
+            "s": s_vals, "n": n_vals, "flow_magnitude": mags.tolist(), "skipped": dict(skipped)}
+
+
+def write_stats_plot(stats: dict, png: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("flow magnitude (px, sampled pixels)", stats["flow_magnitude"])]
+    if stats["s"]:
+        panels.insert(0, ("s = max displacement (px)", stats["s"]))
+    if stats["n"]:
+        panels.insert(1, ("n = interpolated frames", stats["n"]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
+    for ax, (title, vals) in zip(axes[0], panels):
+        ax.hist(vals, bins=30, color="#3b6ea5")
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel("count", fontsize=8)
+    fig.suptitle(f"{stats['samples']} samples; " + ", ".join(f"{k}: {v}" for k, v in sorted(stats["by_split"].items())),
+                 fontsize=9)
+    fig.tight_layout()
+    Path(png).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return Path(png)
+
+
+def format_stats(stats: dict) -> str:
+    lines = [f"samples: {stats['samples']}"]
+    lines += [f"  split {k}: {v}" for k, v in sorted(stats["by_split"].items())]
+    lines += [f"  source {k}: {v}" for k, v in sorted(stats["by_source"].items())]
+    for name in ("s", "n", "flow_magnitude"):
+        v = np.asarray(stats[name], float)
+        if v.size:
+            lines.append(f"{name}: min {v.min():.2f}  median {np.median(v):.2f}  max {v.max():.2f}")
+    if stats["skipped"]:
+        lines.append("skipped: " + ", ".join(f"{k} ({v})" for k, v in sorted(stats["skipped"].items())))
+    return "\n".join(lines)
+
+
+def dataset_card(out: Path, manifest: dict | None = None) -> str:
+    """The text of OUT/README.md: what the dataset is, how it was made, how to load it."""
+    out = Path(out)
+    man = manifest if manifest is not None else _manifest(out)
+    recs = read_records(out)
+    kind = man.get("job", {}).get("kind") or man.get("kind") or "dataset"
+    params = man.get("job", {}).get("params", {})
+    sources = sorted({r["meta"].get("source", "?") for r in recs}) or [params.get("source", kind)]
+    splits = Counter(r["shard"].split("-")[0] for r in recs)
+    skipped = Counter(s.get("reason", "?") for s in man.get("skipped", []))
+    shards = sorted({r["shard"] for r in recs})
+    cmd = man.get("command")
+    cmd = " ".join(cmd) if isinstance(cmd, list) else (cmd or "")
+    lines = [
+        f"# blurgen dataset: {kind} ({', '.join(sources)})",
+        "",
+        "Single motion-blurred images with optical-flow labels, for training B2F-net "
+        "(Argaw et al., AAAI 2021) and similar models. Made by blurgen "
+        f"{man.get('blurgen_version', '')}.",
+        "",
+        f"- command: `{cmd}`" if cmd else "- command: (see manifest.json)",
+        f"- seed: {man.get('seed', '?')}; recipe digest: {man.get('recipe_digest', '?')}",
+        f"- samples: {len(recs)} in {len(shards)} shard(s); "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(splits.items())),
+    ]
+    if skipped:
+        lines.append("- skipped: " + "; ".join(f"{k} ({v})" for k, v in sorted(skipped.items())))
+    if (out / "preview.png").is_file():
+        lines += ["", "![preview](preview.png)"]
+    lines += [
+        "",
+        "## Load it with plain h5py",
+        "",
+        "```python",
+        "import glob, json, h5py",
+        f"for path in sorted(glob.glob('{out.name}/*.h5')):",
+        "    with h5py.File(path, 'r') as f:",
+        "        blur = f['blur'][0]        # (H, W, 3) uint8 RGB",
+        "        flow = f['flow'][0]        # (H, W, 2) float32 px, first -> last, [..., 0] = x",
+        "        key = f['key'][0].decode()",
+        "        meta = json.loads(f['meta'][0])",
+        "```",
+        "",
+        "Datasets: " + ", ".join(sorted(_datasets(out))) + ". Check the folder against its "
+        "manifest with `blurgen verify " + out.name + "`; rebuild it with "
+        "`blurgen rerun " + out.name + "/manifest.json --root ROOT --out OUT2`.",
+        "",
+        "## Licences of the sources",
+        "",
+    ]
+    lines += [f"- {LICENCES.get(s, s + ': see the source dataset')}" for s in sources]
+    return "\n".join(lines) + "\n"
+
+
+def _datasets(out: Path) -> set[str]:
+    import h5py
+
+    names: set[str] = set()
+    for p in shard_files(out)[:1]:
+        with h5py.File(p, "r") as f:
+            names |= set(f.keys())
+    return names
+
+
+def write_card(out: Path, manifest: dict | None = None) -> Path:
+    import os
+
+    text = dataset_card(out, manifest)
+    p = Path(out) / "README.md"
+    tmp = p.with_name(f".README.md.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, p)
+    return p
