@@ -7,8 +7,8 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> None:
-    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one.
+def atomic_write_bytes(path: str | os.PathLike, *chunks: bytes | memoryview) -> None:
+    """Write the concatenated ``chunks`` to ``path`` so that readers see either the old file or the whole new one.
 
     The temporary file (``.<name>.<random>.tmp`` beside the target) is removed on failure.
     """
@@ -16,7 +16,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> Non
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for chunk in chunks:
+                f.write(chunk)
         os.replace(tmp, path)
     except BaseException:
         try:

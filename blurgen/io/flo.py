@@ -57,15 +57,21 @@ def read_flo(path: str | os.PathLike, allow_nonfinite: bool = False) -> np.ndarr
     return flow
 
 
-def encode_flo(flow: np.ndarray) -> bytes:
-    """The bytes of a ``.flo`` file for ``flow`` ``(H, W, 2)``."""
+def _flo_parts(flow: np.ndarray) -> tuple[bytes, np.ndarray]:
     f = np.asarray(flow)
     if f.ndim != 3 or f.shape[2] != 2 or f.shape[0] == 0 or f.shape[1] == 0:
         raise ValueError(f"write_flo needs a non-empty (H, W, 2) array, got shape {f.shape}")
     h, w = f.shape[:2]
-    return _TAG_BYTES + np.array([w, h], "<i4").tobytes() + np.ascontiguousarray(f, "<f4").tobytes()
+    return _TAG_BYTES + np.array([w, h], "<i4").tobytes(), np.ascontiguousarray(f, "<f4")
+
+
+def encode_flo(flow: np.ndarray) -> bytes:
+    """The bytes of a ``.flo`` file for ``flow`` ``(H, W, 2)``."""
+    header, body = _flo_parts(flow)
+    return header + body.tobytes()
 
 
 def write_flo(path: str | os.PathLike, flow: np.ndarray) -> None:
     """Write ``(H, W, 2)`` flow (pixels; converted to float32) as a ``.flo`` file, atomically."""
-    atomic_write_bytes(path, encode_flo(flow))
+    header, body = _flo_parts(flow)
+    atomic_write_bytes(path, header, memoryview(body).cast("B"))

@@ -53,14 +53,8 @@ def _parse_header(path: Path, data: bytes) -> tuple[int, int, int, str, int]:
     return channels, width, height, "<" if scale < 0 else ">", pos
 
 
-def read_pfm(path: str | os.PathLike) -> np.ndarray:
-    """Read a PFM file.
-
-    Returns float32 ``(H, W)`` for ``Pf`` or ``(H, W, 3)`` for ``PF``, rows top to bottom,
-    values as stored (the scale's magnitude is ignored; its sign gives the byte order).
-    Raises InputError for a missing file, wrong magic, bad header, truncated or oversized data.
-    """
-    path = Path(path)
+def _read_view(path: Path) -> np.ndarray:
+    """The file's values as a read-only view, rows already top to bottom (no copy)."""
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -81,8 +75,18 @@ def read_pfm(path: str | os.PathLike) -> np.ndarray:
         )
     arr = np.frombuffer(data, dtype=order + "f4", count=width * height * channels, offset=offset)
     shape = (height, width) if channels == 1 else (height, width, 3)
-    # Bottom-to-top in the file -> top-to-bottom; the copy is native-endian and writable.
-    return np.ascontiguousarray(arr.reshape(shape)[::-1], dtype=np.float32)
+    return arr.reshape(shape)[::-1]  # stored bottom to top
+
+
+def read_pfm(path: str | os.PathLike) -> np.ndarray:
+    """Read a PFM file.
+
+    Returns float32 ``(H, W)`` for ``Pf`` or ``(H, W, 3)`` for ``PF``, rows top to bottom,
+    values as stored (the scale's magnitude is ignored; its sign gives the byte order).
+    Raises InputError for a missing file, wrong magic, bad header, truncated or oversized data.
+    """
+    # The copy is contiguous, native-endian and writable.
+    return np.ascontiguousarray(_read_view(Path(path)), dtype=np.float32)
 
 
 def read_pfm_flow(path: str | os.PathLike) -> np.ndarray:
@@ -91,10 +95,10 @@ def read_pfm_flow(path: str | os.PathLike) -> np.ndarray:
     Returns ``(H, W, 2)`` float32 in pixels, ``[..., 0]`` = x (right), ``[..., 1]`` = y (down);
     the third channel (zeros) is dropped. Non-finite values raise InputError.
     """
-    arr = read_pfm(path)
-    if arr.ndim != 3:
+    view = _read_view(Path(path))
+    if view.ndim != 3:
         raise InputError(path, "PFM has 1 channel ('Pf'); a flow file needs 3 ('PF')")
-    flow = np.ascontiguousarray(arr[..., :2])
+    flow = np.ascontiguousarray(view[..., :2], dtype=np.float32)
     _check_finite(path, flow)
     return flow
 
@@ -107,23 +111,27 @@ def _check_finite(path: str | os.PathLike, flow: np.ndarray) -> None:
         raise InputError(path, f"flow has non-finite values ({n_nan} NaN, {n_inf} inf)")
 
 
-def encode_pfm(arr: np.ndarray) -> bytes:
-    """The bytes of a little-endian PFM file for ``arr`` (see :func:`write_pfm`)."""
+def _pfm_parts(arr: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """(header, body array in file order) of a little-endian PFM for ``arr``."""
     a = np.asarray(arr)
-    if a.ndim == 3 and a.shape[2] == 2:
-        a = np.concatenate([a, np.zeros(a.shape[:2] + (1,), dtype=a.dtype)], axis=2)
     if a.ndim == 2:
-        magic = b"Pf"
-    elif a.ndim == 3 and a.shape[2] == 3:
+        magic, body = b"Pf", np.ascontiguousarray(a[::-1], dtype="<f4")
+    elif a.ndim == 3 and a.shape[2] in (2, 3):
         magic = b"PF"
+        body = np.zeros(a.shape[:2] + (3,), dtype="<f4")
+        body[..., : a.shape[2]] = a[::-1]
     else:
         raise ValueError(f"write_pfm needs (H, W), (H, W, 2) or (H, W, 3), got shape {a.shape}")
     if a.shape[0] == 0 or a.shape[1] == 0:
         raise ValueError(f"write_pfm needs a non-empty array, got shape {a.shape}")
     h, w = a.shape[:2]
-    header = b"%s\n%d %d\n-1.0\n" % (magic, w, h)
-    body = np.ascontiguousarray(a[::-1], dtype="<f4").tobytes()
-    return header + body
+    return b"%s\n%d %d\n-1.0\n" % (magic, w, h), body
+
+
+def encode_pfm(arr: np.ndarray) -> bytes:
+    """The bytes of a little-endian PFM file for ``arr`` (see :func:`write_pfm`)."""
+    header, body = _pfm_parts(arr)
+    return header + body.tobytes()
 
 
 def write_pfm(path: str | os.PathLike, arr: np.ndarray) -> None:
@@ -132,4 +140,5 @@ def write_pfm(path: str | os.PathLike, arr: np.ndarray) -> None:
     ``(H, W)`` -> ``Pf``; ``(H, W, 3)`` -> ``PF``; ``(H, W, 2)`` (flow) -> ``PF`` with a zero
     third channel. Values are converted to float32; rows are written bottom to top.
     """
-    atomic_write_bytes(path, encode_pfm(arr))
+    header, body = _pfm_parts(arr)
+    atomic_write_bytes(path, header, memoryview(body).cast("B"))
