@@ -1,0 +1,103 @@
+"""Classical flow estimators from OpenCV (no weights): DIS, Farneback, and zero flow.
+
+All work on the grayscale image (ITU-R BT.601 luma, as ``cv2.cvtColor`` computes it) and
+accept an initial flow, which is what the chained-then-refined window mode uses.
+Flow ``(H, W, 2) float32``, pixels, ``[..., 0]`` = x.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from blurgen.flow.base import FlowEstimator
+
+DIS_PRESETS = ("ultrafast", "fast", "medium")
+
+
+def _gray(rgb: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+class ZeroFlow(FlowEstimator):
+    """The baseline: flow 0 everywhere (an estimator that knows nothing)."""
+
+    name = "zero"
+
+    def _estimate(self, firsts, seconds, inits):
+        h, w = firsts[0].shape[:2]
+        return np.zeros((len(firsts), h, w, 2), np.float32)
+
+
+class DISFlow(FlowEstimator):
+    """OpenCV Dense Inverse Search (Kroeger et al., ECCV 2016) with one of its presets.
+
+    ``preset``: ``"medium"`` (default; the ``dis`` estimator), ``"fast"`` or ``"ultrafast"``.
+    Deterministic; uses OpenCV's thread pool (``cv2.setNumThreads``).
+    """
+
+    supports_init = True
+
+    def __init__(self, preset: str = "medium"):
+        if preset not in DIS_PRESETS:
+            raise ValueError(f"unknown DIS preset {preset!r}; choose from {DIS_PRESETS}")
+        self.preset = preset
+        self.name = "dis" if preset == "medium" else f"dis-{preset}"
+
+    def _estimate(self, firsts, seconds, inits):
+        import cv2
+
+        code = {
+            "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+            "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+            "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+        }[self.preset]
+        dis = cv2.DISOpticalFlow_create(code)
+        out = []
+        for i, (a, b) in enumerate(zip(firsts, seconds)):
+            # DIS starts from the flow passed in when it is (H, W, 2) float32, else from 0
+            init = None if inits is None else np.array(inits[i], dtype=np.float32, order="C")
+            flow = dis.calc(_gray(a), _gray(b), init)
+            out.append(flow)
+        return np.stack(out).astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True)
+class FarnebackParams:
+    """Arguments of ``cv2.calcOpticalFlowFarneback`` (OpenCV's sample values, 5 levels)."""
+
+    pyr_scale: float = 0.5
+    levels: int = 5
+    winsize: int = 15
+    iterations: int = 3
+    poly_n: int = 5
+    poly_sigma: float = 1.2
+
+
+class FarnebackFlow(FlowEstimator):
+    """OpenCV Farneback polynomial-expansion flow (Farneback, SCIA 2003)."""
+
+    name = "farneback"
+    supports_init = True
+
+    def __init__(self, params: FarnebackParams | None = None):
+        self.params = params or FarnebackParams()
+
+    def _estimate(self, firsts, seconds, inits):
+        import cv2
+
+        p = self.params
+        out = []
+        for i, (a, b) in enumerate(zip(firsts, seconds)):
+            if inits is None:
+                flow, flags = None, 0
+            else:
+                flow, flags = np.array(inits[i], dtype=np.float32, order="C"), cv2.OPTFLOW_USE_INITIAL_FLOW
+            flow = cv2.calcOpticalFlowFarneback(
+                _gray(a), _gray(b), flow, p.pyr_scale, p.levels, p.winsize, p.iterations, p.poly_n, p.poly_sigma, flags
+            )
+            out.append(flow)
+        return np.stack(out).astype(np.float32, copy=False)
