@@ -1,0 +1,98 @@
+"""What every dataset command shares: the pipeline flags and the call into the pipeline.
+
+    @click.command("real")
+    @click.option("--root", ...)
+    @pipeline_options
+    def real(root, **opts):
+        recipe = load_recipe(opts["recipe"] or "gopro")   # blurgen.recipe
+        job = build(params_from(recipe), root)
+        run_from_cli(job, **opts)                          # or recipe=recipe to record it
+
+Only click is imported at module level (``blurgen --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+BACKEND_CHOICES = ("loky", "sequential", "dask", "ray")
+
+
+def pipeline_options(f: Callable) -> Callable:
+    """Add the common dataset flags to a click command; they arrive as keyword arguments
+    ``out, recipe, limit, workers, backend, scheduler, seed, resume, on_error,
+    samples_per_shard, compression, quiet``."""
+    options = [
+        click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+                     help="Output folder for the shards and manifest.json."),
+        click.option("--recipe", default=None, help="Recipe name (pipelines/NAME.toml) or a .toml path."),
+        click.option("--limit", type=click.IntRange(min=0), default=None,
+                     help="Keep only the first N samples in hash order (a deterministic subset)."),
+        click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Worker processes (the shards are the same for any number)."),
+        click.option("--backend", type=click.Choice(BACKEND_CHOICES), default=None,
+                     help="joblib backend [default: sequential for 1 worker, else loky]."),
+        click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler (with --backend dask)."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Run seed; each sample's rng is (seed, key)."),
+        click.option("--resume", is_flag=True, help="Finish an interrupted run in OUT (skips complete shards)."),
+        click.option("--on-error", "on_error", type=click.Choice(["skip", "fail"]), default="skip", show_default=True,
+                     help="Bad input: record it and go on, or stop at the first one."),
+        click.option("--samples-per-shard", type=click.IntRange(min=1), default=None,
+                     help="Samples per shard [default: recipe, else ~512 MiB of raw arrays]."),
+        click.option("--compression", default=None,
+                     help="none, lzf, gzip-1..9 or blosc-zstd (needs hdf5plugin) [default: recipe, else gzip-1]."),
+        click.option("--quiet", is_flag=True, help="No progress bar or summary line."),
+    ]
+    for opt in reversed(options):
+        f = opt(f)
+    return f
+
+
+def run_from_cli(
+    job: Any,
+    *,
+    out: Path,
+    recipe: str | dict | None = None,
+    limit: int | None = None,
+    workers: int = 1,
+    backend: str | None = None,
+    scheduler: str | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    on_error: str = "skip",
+    samples_per_shard: int | None = None,
+    compression: str | None = None,
+    quiet: bool = False,
+    command: list[str] | None = None,
+) -> dict:
+    """Run ``job`` through ``blurgen.pipeline.run`` with the flags of ``pipeline_options``.
+
+    recipe: the resolved recipe dict (recorded in the manifest), or a name/path to load,
+    or None. Returns the manifest dict.
+    """
+    from blurgen.pipeline import run
+    from blurgen.recipe import load_recipe
+
+    if not isinstance(recipe, dict):
+        recipe = load_recipe(recipe)
+    return run(
+        job,
+        out,
+        seed=seed,
+        workers=workers,
+        backend=backend,
+        scheduler=scheduler,
+        resume=resume,
+        on_error=on_error,
+        limit=limit,
+        samples_per_shard=samples_per_shard,
+        compression=compression,
+        quiet=quiet,
+        command=command if command is not None else ["blurgen", *sys.argv[1:]],
+        recipe=recipe,
+    )

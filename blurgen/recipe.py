@@ -1,0 +1,86 @@
+"""Recipes: a dataset's settings as TOML data (``pipelines/*.toml``), overridden by flags.
+
+A recipe is a plain dict (JSON-able). Sections are free-form and belong to the job that
+reads them, except ``[pipeline]``, which the shared loop reads: ``samples_per_shard``
+(int) and ``compression`` (see ``blurgen.shards.writer.COMPRESSIONS``).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from blurgen.errors import ConfigError
+
+# Where named recipes live: the repository's pipelines/ folder, then the package's recipes/.
+RECIPE_DIRS = (Path(__file__).resolve().parent.parent / "pipelines", Path(__file__).resolve().parent / "recipes")
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read recipe ({e.strerror})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+
+
+def find_recipe(name_or_path: str | os.PathLike) -> Path:
+    """A recipe file: an existing path, or ``NAME`` -> ``pipelines/NAME.toml``."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        if not p.is_file():
+            raise ConfigError(f"{p}: recipe file not found")
+        return p
+    for d in RECIPE_DIRS:
+        cand = d / f"{p.name}.toml"
+        if cand.is_file():
+            return cand
+    known = sorted({c.stem for d in RECIPE_DIRS if d.is_dir() for c in d.glob("*.toml")})
+    raise ConfigError(f"unknown recipe {str(name_or_path)!r}; known: {', '.join(known) or 'none'} (or give a .toml path)")
+
+
+def load_recipe(name_or_path: str | os.PathLike | None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The resolved recipe: the TOML file (``None`` -> empty), then ``overrides`` merged in.
+
+    overrides: nested dict (``{"pipeline": {"compression": "lzf"}}``); ``None`` values
+    mean "not given" and leave the recipe's value. Returns a new dict.
+    """
+    recipe = {} if name_or_path is None else _load_toml(find_recipe(name_or_path))
+    return merge(recipe, overrides or {})
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge: dicts merge key by key, other values replace; ``None`` is skipped."""
+    out = copy.deepcopy(base)
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def canonical_json(data: Any) -> str:
+    """Canonical JSON text: sorted keys, no spaces, no NaN."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def recipe_digest(recipe: dict[str, Any]) -> str:
+    """sha256 (hex) of the recipe's canonical JSON."""
+    try:
+        text = canonical_json(recipe)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"recipe is not plain data ({e})") from None
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,282 @@
+"""Read HDF5 shards (schema 1): one shard by index or key, and a torch Dataset over many.
+
+Files are opened lazily, on first access, in the process that reads them, and reopened
+after a fork: a ``ShardReader`` or ``ShardDataset`` made in the main process is safe to
+hand to DataLoader workers. A crop reads only the HDF5 chunks (tiles) it overlaps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from blurgen.errors import InputError
+from blurgen.shards.schema import ARRAYS, SCHEMA_VERSION
+
+SHARD_RE = re.compile(r"^(?P<split>[A-Za-z0-9_.+=-]+)-(?P<i>\d{5,})-of-(?P<n>\d{5,})\.h5$")
+Crop = tuple[int, int, int, int]  # (y0, x0, h, w) in pixels
+
+
+class ShardReader:
+    """One shard, opened lazily.
+
+    ``len(r)``; ``r.keys()`` -> list of str; ``r.size`` -> (H, W); ``r.names`` -> array
+    names present; ``r.read(i, crop=None, names=None)`` -> dict name -> ndarray in the
+    stored dtype and layout ((H, W, C) or (H, W)), cropped to ``crop = (y0, x0, h, w)``;
+    ``r.meta(i)`` -> dict; ``r.read_key(key)``; ``r.index_of(key)``.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._file = None
+        self._pid: int | None = None
+        self._keys: list[str] | None = None
+        self._index: dict[str, int] | None = None
+
+    # -- lazy file handle -------------------------------------------------------------
+    def _h5(self):
+        if self._file is None or self._pid != os.getpid():
+            import h5py
+
+            self._file = None  # a handle inherited through fork is not touched
+            try:
+                f = h5py.File(self.path, "r")
+            except FileNotFoundError:
+                raise InputError(self.path, "shard not found") from None
+            except OSError as e:
+                raise InputError(self.path, f"not a readable HDF5 shard ({e})", "rebuild it with --resume") from None
+            version = f.attrs.get("schema_version")
+            if version is not None and int(version) != SCHEMA_VERSION:
+                f.close()
+                raise InputError(self.path, f"shard schema {version}, this blurgen reads {SCHEMA_VERSION}")
+            self._file, self._pid = f, os.getpid()
+        return self._file
+
+    def close(self) -> None:
+        if self._file is not None and self._pid == os.getpid():
+            self._file.close()
+        self._file = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_file"] = None
+        state["_pid"] = None
+        return state
+
+    def __enter__(self) -> ShardReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- contents ---------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self._h5()["key"].shape[0])
+
+    @property
+    def names(self) -> list[str]:
+        """Array datasets present (subset of blur, flow, flow_bwd, valid, first, last)."""
+        f = self._h5()
+        return [n for n in ARRAYS if n in f]
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """(H, W) of the shard's frames (``None`` for an empty shard)."""
+        f = self._h5()
+        return tuple(int(v) for v in f["blur"].shape[1:3]) if "blur" in f else None
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        f = self._h5()
+        return {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
+
+    def keys(self) -> list[str]:
+        if self._keys is None:
+            self._keys = [k.decode("utf-8") if isinstance(k, bytes) else str(k) for k in self._h5()["key"][()]]
+        return self._keys
+
+    def index_of(self, key: str) -> int:
+        if self._index is None:
+            self._index = {k: i for i, k in enumerate(self.keys())}
+        try:
+            return self._index[key]
+        except KeyError:
+            raise KeyError(f"{self.path.name}: no sample with key {key!r}") from None
+
+    def meta(self, i: int) -> dict[str, Any]:
+        return json.loads(self.meta_text(i))
+
+    def meta_text(self, i: int) -> str:
+        """The stored canonical JSON text of sample ``i``'s meta."""
+        v = self._h5()["meta"][self._check(i)]
+        return v.decode("utf-8") if isinstance(v, bytes) else str(v)
+
+    def _check(self, i: int) -> int:
+        n = len(self)
+        i = int(i)
+        if not -n <= i < n:
+            raise IndexError(f"{self.path.name}: index {i} out of range for {n} samples")
+        return i % n
+
+    def read(self, i: int, crop: Crop | None = None, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """Arrays of sample ``i`` (all present, or ``names``), optionally cropped.
+
+        crop: (y0, x0, h, w) in pixels, inside the frame. Only the chunks the crop overlaps
+        are read and decompressed.
+        """
+        f = self._h5()
+        i = self._check(i)
+        wanted = self.names if names is None else list(names)
+        if crop is None:
+            sel: tuple = (i,)
+        else:
+            y0, x0, h, w = (int(v) for v in crop)
+            H, W = self.size
+            if h <= 0 or w <= 0 or y0 < 0 or x0 < 0 or y0 + h > H or x0 + w > W:
+                raise ValueError(f"{self.path.name}: crop {crop} (y0, x0, h, w) is outside the {H}x{W} frame")
+            sel = (i, slice(y0, y0 + h), slice(x0, x0 + w))
+        out = {}
+        for name in wanted:
+            if name not in f:
+                raise KeyError(f"{self.path.name}: no array {name!r} (has {', '.join(self.names)})")
+            out[name] = f[name][sel]
+        return out
+
+    def read_key(self, key: str, crop: Crop | None = None) -> dict[str, np.ndarray]:
+        return self.read(self.index_of(key), crop=crop)
+
+
+def list_shards(paths_or_dir: str | os.PathLike | Sequence[str | os.PathLike], split: str | None = None) -> list[Path]:
+    """Shard files: a directory's ``SPLIT-iiiii-of-nnnnn.h5`` files (of ``split`` if given),
+    sorted by name, or the given file list as is."""
+    if isinstance(paths_or_dir, (str, os.PathLike)) and Path(paths_or_dir).is_dir():
+        d = Path(paths_or_dir)
+        found = []
+        for p in sorted(d.iterdir()):
+            m = SHARD_RE.match(p.name)
+            if m and (split is None or m.group("split") == split):
+                found.append(p)
+        if not found:
+            what = f"no '{split}-*-of-*.h5' shards" if split else "no '*-of-*.h5' shards"
+            raise InputError(d, what, "point at the --out folder of a dataset run")
+        return found
+    if isinstance(paths_or_dir, (str, os.PathLike)):
+        paths_or_dir = [paths_or_dir]
+    out = [Path(p) for p in paths_or_dir]
+    for p in out:
+        if not p.is_file():
+            raise InputError(p, "shard not found")
+    return out
+
+
+class ShardDataset:
+    """A torch Dataset over shards. Item ``i`` is a dict:
+
+    - ``blur``: (3, h, w) float32 in [0, 1], RGB;
+    - ``flow``: (2, h, w) float32, pixels, [0] = x; ``flow_bwd`` likewise, NaN-filled when
+      the shard has none;
+    - ``valid``: (h, w) float32, 1 where the label is trusted (all ones when absent);
+    - ``key``: str; ``source``: ``meta["source"]`` (or "" when absent).
+
+    crop: int or (h, w); crop_mode ``"center"`` (the paper's 256x256 central crop),
+    ``"random"`` (uniform position, deterministic given ``(seed, epoch, index)``; call
+    ``set_epoch`` each epoch) or ``"none"`` (full frames; batches then need one size).
+    A frame smaller than the crop raises ``InputError`` naming the shard (no padding, so a
+    label is never invented).
+    """
+
+    def __init__(
+        self,
+        shard_paths_or_dir: str | os.PathLike | Sequence[str | os.PathLike],
+        split: str | None = None,
+        crop: int | tuple[int, int] | None = 256,
+        crop_mode: str = "center",
+        seed: int = 0,
+    ):
+        import h5py
+
+        if crop_mode not in ("center", "random", "none"):
+            raise ValueError(f"crop_mode must be 'center', 'random' or 'none', got {crop_mode!r}")
+        if crop is None:
+            crop_mode = "none"
+        self.crop = None if crop is None else ((crop, crop) if isinstance(crop, int) else tuple(crop))
+        self.crop_mode = crop_mode
+        self.seed = int(seed)
+        self.epoch = 0
+        self.paths = list_shards(shard_paths_or_dir, split)
+        self.readers = [ShardReader(p) for p in self.paths]
+        # Read lengths and sizes with short-lived handles: nothing stays open for fork.
+        self._offsets = [0]
+        self._sizes = []
+        for p in self.paths:
+            try:
+                with h5py.File(p, "r") as f:
+                    n = int(f["key"].shape[0])
+                    size = tuple(int(v) for v in f["blur"].shape[1:3]) if "blur" in f else None
+            except (OSError, KeyError) as e:
+                raise InputError(p, f"not a readable shard ({e})") from None
+            if n and self.crop_mode != "none":
+                ch, cw = self.crop
+                if size[0] < ch or size[1] < cw:
+                    raise InputError(
+                        p, f"frames are {size[0]}x{size[1]}, smaller than the {ch}x{cw} crop", "use a smaller crop"
+                    )
+            self._offsets.append(self._offsets[-1] + n)
+            self._sizes.append(size)
+
+    def __len__(self) -> int:
+        return self._offsets[-1]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Random crops depend on (seed, epoch, index)."""
+        self.epoch = int(epoch)
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """(shard number, index inside that shard) of dataset item ``index``."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} samples")
+        s = int(np.searchsorted(self._offsets, index, side="right")) - 1
+        return s, index - self._offsets[s]
+
+    def crop_box(self, index: int) -> tuple[int, int, int, int] | None:
+        """(y0, x0, h, w) the item ``index`` is cut to (None for full frames)."""
+        if self.crop_mode == "none":
+            return None
+        s, _ = self.locate(index)
+        H, W = self._sizes[s]
+        h, w = self.crop
+        if self.crop_mode == "center":
+            return ((H - h) // 2, (W - w) // 2, h, w)
+        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, self.epoch, index])
+        return (int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1)), h, w)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        import torch
+
+        s, i = self.locate(int(index))
+        reader = self.readers[s]
+        box = self.crop_box(int(index))
+        arrays = reader.read(i, crop=box, names=[n for n in ("blur", "flow", "flow_bwd", "valid") if n in reader.names])
+        blur = torch.from_numpy(arrays["blur"]).permute(2, 0, 1).float().div_(255.0)
+        flow = torch.from_numpy(arrays["flow"]).permute(2, 0, 1).contiguous()
+        h, w = blur.shape[1:]
+        if "flow_bwd" in arrays:
+            flow_bwd = torch.from_numpy(arrays["flow_bwd"]).permute(2, 0, 1).contiguous()
+        else:
+            flow_bwd = torch.full((2, h, w), float("nan"))
+        valid = torch.from_numpy(arrays["valid"]).float() if "valid" in arrays else torch.ones((h, w))
+        meta = reader.meta(i)
+        return {
+            "blur": blur,
+            "flow": flow,
+            "flow_bwd": flow_bwd,
+            "valid": valid,
+            "key": reader.keys()[i],
+            "source": str(meta.get("source", "")),
+        }

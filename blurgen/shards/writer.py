@@ -1,0 +1,191 @@
+"""Write one HDF5 shard (schema 1, DESIGN.md section 4) atomically and reproducibly.
+
+A shard holds N samples of one frame size (H, W). Datasets:
+
+- ``blur`` (N, H, W, 3) uint8 RGB; ``flow`` (N, H, W, 2) float32 px, [..., 0] = x;
+  optional ``flow_bwd`` (N, H, W, 2) float32, ``valid`` (N, H, W) uint8,
+  ``first`` / ``last`` (N, H, W, 3) uint8. Every sample of a shard has the same set.
+- ``key`` (N,) and ``meta`` (N,) variable-length UTF-8 strings (meta is canonical JSON).
+
+File attributes: ``schema_version``, ``blurgen_version``, ``recipe_digest`` and whatever
+the caller adds, written in sorted order. Object timestamps are off and the library
+version bounds are fixed, so the same samples give the same bytes. The file is written to
+``.{name}.tmp-{pid}`` beside its final name, fsynced and renamed: a shard on disk is
+whole or absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from blurgen import __version__
+from blurgen.errors import ConfigError
+from blurgen.shards.schema import ARRAYS, SCHEMA_VERSION, Sample, canonical_meta, validate_sample
+
+# HDF5 file-format bounds: "earliest" keeps shards readable by old HDF5 builds; a fixed
+# upper bound keeps the bytes the same when a newer HDF5 would pick newer structures.
+LIBVER = ("earliest", "v110")
+
+# Spatial chunk edge in pixels: a sample's arrays are stored as (1, TILE, TILE, C) chunks.
+# Chosen by benchmarks/shards.py (see docs/shards.md): a 256x256 crop decompresses at
+# most 4 tiles instead of the whole frame, while a full-frame read costs about the same.
+DEFAULT_TILE = 256
+DEFAULT_COMPRESSION = "gzip-1"
+COMPRESSIONS = ("none", "lzf", "gzip", "gzip-1", "gzip-4", "gzip-6", "gzip-9", "blosc-zstd")
+
+
+@dataclass(frozen=True)
+class Compression:
+    """An HDF5 filter choice: h5py ``create_dataset`` keyword arguments."""
+
+    name: str
+    kwargs: dict[str, Any]
+
+
+def compression_options(name: str) -> Compression:
+    """Map a compression name to h5py filter settings.
+
+    ``none``; ``lzf``; ``gzip`` (= ``gzip-4``) or ``gzip-L`` with L in 1..9, with the byte
+    shuffle filter; ``blosc-zstd`` (needs the optional ``hdf5plugin`` package both to write
+    and to read, so it is never the default).
+    """
+    if name == "none":
+        return Compression(name, {})
+    if name == "lzf":
+        return Compression(name, {"compression": "lzf", "shuffle": True})
+    if name == "gzip" or name.startswith("gzip-"):
+        level = 4 if name == "gzip" else name[5:]
+        if not str(level).isdigit() or not 1 <= int(level) <= 9:
+            raise ConfigError(f"compression {name!r}: gzip level must be 1..9 (e.g. gzip-4)")
+        return Compression(name, {"compression": "gzip", "compression_opts": int(level), "shuffle": True})
+    if name == "blosc-zstd":
+        try:
+            import hdf5plugin
+        except ImportError:
+            raise ConfigError(
+                "compression 'blosc-zstd' needs the hdf5plugin package (pip install hdf5plugin); "
+                "readers need it too, so prefer the default gzip-1"
+            ) from None
+        return Compression(name, dict(hdf5plugin.Blosc(cname="zstd", clevel=3, shuffle=hdf5plugin.Blosc.SHUFFLE)))
+    raise ConfigError(f"unknown compression {name!r}; choose one of: {', '.join(COMPRESSIONS)}")
+
+
+def chunk_shape(name: str, hw: tuple[int, int], tile: int | None) -> tuple[int, ...]:
+    """HDF5 chunk of dataset ``name`` for frames ``hw``: one sample, tiled by ``tile`` px
+    (``None`` or 0: one chunk per whole sample)."""
+    h, w = hw
+    _, trailing = ARRAYS[name]
+    if tile:
+        h, w = min(h, tile), min(w, tile)
+    return (1, h, w, *trailing)
+
+
+def _fsync_path(path: Path, directory: bool = False) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def file_sha256(path: str | os.PathLike, block: int = 1 << 22) -> str:
+    """sha256 (hex) of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def tmp_name(path: Path) -> Path:
+    """The temporary name a shard is written under before its rename: ``.{name}.tmp-{pid}``."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def write_shard(
+    path: str | os.PathLike,
+    samples: Sequence[Sample],
+    attrs: dict[str, Any] | None = None,
+    compression: str = DEFAULT_COMPRESSION,
+    tile: int | None = DEFAULT_TILE,
+) -> str:
+    """Write ``samples`` (in the given order) as one shard at ``path``; return its sha256.
+
+    All samples must have the same (H, W) and the same set of arrays; keys must be unique.
+    ``attrs`` are extra JSON-like file attributes (str, int, float). Raises ``ValueError``
+    for samples that break the schema. The write is atomic (temporary name + rename).
+    """
+    import h5py
+
+    path = Path(path)
+    comp = compression_options(compression)
+    names: list[str] = []
+    hw: tuple[int, int] | None = None
+    seen: set[str] = set()
+    for s in samples:
+        validate_sample(s)
+        if s.key in seen:
+            raise ValueError(f"duplicate sample key {s.key!r} in shard {path.name}")
+        seen.add(s.key)
+        s_names = sorted(s.arrays)
+        s_hw = tuple(s.arrays["blur"].shape[:2])
+        if hw is None:
+            names, hw = s_names, s_hw
+        else:
+            if s_names != names:
+                raise ValueError(
+                    f"shard {path.name}: sample {s.key} has arrays {s_names}, earlier samples have {names}"
+                )
+            if s_hw != hw:
+                raise ValueError(f"shard {path.name}: sample {s.key} is {s_hw} (H, W), earlier samples are {hw}")
+
+    all_attrs = {"schema_version": SCHEMA_VERSION, "blurgen_version": __version__, "recipe_digest": ""}
+    all_attrs.update(attrs or {})
+    n = len(samples)
+    tmp = tmp_name(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with h5py.File(tmp, "w", libver=LIBVER, track_order=False) as f:
+            for k in sorted(all_attrs):
+                f.attrs[k] = all_attrs[k]
+            for name in names:
+                dtype, trailing = ARRAYS[name]
+                ds = f.create_dataset(
+                    name,
+                    shape=(n, *hw, *trailing),
+                    dtype=dtype,
+                    chunks=chunk_shape(name, hw, tile),
+                    track_times=False,
+                    **comp.kwargs,
+                )
+                for i, s in enumerate(samples):
+                    ds[i] = s.arrays[name]
+            str_dt = h5py.string_dtype("utf-8")
+            keys = np.array([s.key for s in samples], dtype=object)
+            metas = np.array([canonical_meta(s.meta) for s in samples], dtype=object)
+            f.create_dataset("key", shape=(n,), dtype=str_dt, data=keys if n else None, track_times=False)
+            f.create_dataset("meta", shape=(n,), dtype=str_dt, data=metas if n else None, track_times=False)
+        _fsync_path(tmp)
+        digest = file_sha256(tmp)
+        os.replace(tmp, path)
+        _fsync_path(path.parent, directory=True)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+        raise
+    return digest
