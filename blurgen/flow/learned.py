@@ -189,9 +189,13 @@ def _load_net(model: str, path: Path | None, device: str):
     ptlflow = _ptlflow()
     from loguru import logger  # ptlflow logs each restore; blurgen reports loads itself
 
+    import warnings
+
     logger.disable("ptlflow")
     try:
-        net = ptlflow.get_model(model, ckpt_path=None if path is None else str(path))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module="ptlflow")  # jsonargparse deprecations
+            net = ptlflow.get_model(model, ckpt_path=None if path is None else str(path))
     except KeyError as e:
         raise InputError(
             path, f"not a ptlflow checkpoint: no {e} entry", "save it as {'state_dict': model.state_dict()}"
@@ -267,7 +271,18 @@ class PtlflowEstimator(FlowEstimator):
             if flows is None or flows.ndim != 5 or flows.shape[2] != 2:
                 raise RuntimeError(f"ptlflow model {self.name} returned no B x 1 x 2 x H x W 'flows'")
             out.append(flows[:, 0].permute(0, 2, 3, 1).float().cpu().numpy())  # B,H,W,2
-        return np.concatenate(out).astype(np.float32, copy=False)
+        flows = np.concatenate(out).astype(np.float32, copy=False)
+        h, w = firsts[0].shape[:2]
+        if min(h, w) <= 64 and not np.isfinite(flows).all():
+            # measured with ptlflow 0.4.2: pwcnet and fastflownet return NaN everywhere at
+            # 64 px, where their 1/64 level is one pixel (pure-PyTorch correlation)
+            raise InputError(
+                None,
+                f"flow model {self.label} produced non-finite flow on {w}x{h} images, "
+                "too small for its coarsest level",
+                "use images larger than 64 px on each side",
+            )
+        return flows
 
 
 def _check_device(device: str) -> str:
