@@ -1,0 +1,392 @@
+"""The ``real`` job: real blur from high-speed frames or videos, with pseudo-GT flow.
+
+One sample = one window of ``window`` consecutive frames (7 at 240 fps, about 30 fps
+blur): the frames are averaged (``blurgen.synth.average``) and the flow between the
+window's first and last frame is estimated both ways (``blurgen.flow``), with a
+forward-backward consistency mask.
+
+Sample arrays: ``blur`` (H, W, 3) uint8; ``flow`` first -> last and ``flow_bwd`` last ->
+first, (H, W, 2) float32 px; ``valid`` (H, W) uint8 (1 = forward-backward consistent);
+with ``store_ends`` also ``first`` and ``last`` (H, W, 3) uint8.
+
+Keys: ``gopro/<train|test folder>/<sequence>/<first>``, ``nfs/<sequence>/<first>``,
+``video/<name>/<first>``, ``frames/<relative folder>/<first>``; ``<first>`` is the window's
+first frame number, zero-padded as in the file names (6 digits for videos).
+
+Bad input: gaps in the numbering and the end of a truncated video are planned skips
+(:meth:`RealJob.planned_skips`); an unreadable, corrupt or differently sized frame, or a
+window ffmpeg cannot decode, raises InputError when the sample is made.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from blurgen.errors import ConfigError, InputError
+from blurgen.pipeline import Task
+from blurgen.shards.schema import Sample
+from blurgen.sources.frames import FrameSequence
+from blurgen.sources.windows import check_window, plan_windows, plan_stream_windows
+from blurgen.synth.average import MODES as AVERAGING_MODES, Accumulator, Averaging, check_crf
+
+SOURCES = ("gopro", "nfs", "video", "frames")
+NO_FLOW = "none"
+FLOW_MODES = ("direct", "chained", "chained-init")
+VIDEO_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class RealConfig:
+    """Settings of a real-blur run (``params`` of the job; JSON, no absolute paths).
+
+    source: one of SOURCES. window: frames per sample; stride: frames between window
+    starts (None = window, non-overlapping). averaging: ``srgb`` | ``gamma`` | ``crf``;
+    crf: the ``(256, 3)`` inverse response table as nested lists (None = the default
+    sRGB table), crf_name: the file it came from (recorded only). flow_model: a
+    ``blurgen.flow`` estimator name, or ``"none"`` (no labels: for timing only, shards
+    need flow); flow_ckpt: its checkpoint (None = the estimator's default); flow_mode:
+    ``direct`` | ``chained`` | ``chained-init``. fps: frame rate recorded in the samples
+    (None = the source's: 240 for gopro and nfs, the container's for videos, unknown for
+    frames). split_file: the split list's name or file name (recorded only); splits:
+    ``{sequence: split}`` read from it (None = the source's standard list). store_ends:
+    also store the sharp first and last frames. device: for learned flow models.
+    """
+
+    source: str
+    window: int = 7
+    stride: int | None = None
+    averaging: str = "srgb"
+    crf: list | None = None
+    crf_name: str | None = None
+    flow_model: str = "pwcnet"
+    flow_ckpt: str | None = None
+    flow_mode: str = "direct"
+    fps: float | None = None
+    split_file: str | None = None
+    splits: dict[str, str] | None = field(default=None)
+    store_ends: bool = False
+    device: str | None = None
+
+    def __post_init__(self):
+        if self.source not in SOURCES:
+            raise ConfigError(f"unknown source {self.source!r}; choose one of {', '.join(SOURCES)}")
+        window, stride = check_window(self.window, self.stride)
+        object.__setattr__(self, "window", window)
+        object.__setattr__(self, "stride", stride)
+        if window < 2:
+            raise ConfigError(f"--window must be at least 2 frames (flow needs two ends), got {window}")
+        if self.averaging not in AVERAGING_MODES:
+            raise ConfigError(f"unknown averaging {self.averaging!r}; choose one of {', '.join(AVERAGING_MODES)}")
+        if self.crf is not None and self.averaging != "crf":
+            raise ConfigError("--crf-file is only used with --averaging crf")
+        if self.flow_mode not in FLOW_MODES:
+            raise ConfigError(f"unknown --flow-mode {self.flow_mode!r}; choose one of {', '.join(FLOW_MODES)}")
+        if self.fps is not None and not (float(self.fps) > 0):
+            raise ConfigError(f"--fps must be positive, got {self.fps}")
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "RealConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ConfigError(f"unknown real-job setting(s): {', '.join(unknown)}")
+        if "source" not in params:
+            raise ConfigError("the real job needs a source (--source gopro|nfs|video|frames)")
+        return cls(**params)
+
+    def to_params(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _key_index(i: int, digits: int) -> str:
+    return f"{i:0{digits}d}"
+
+
+class RealJob:
+    """Job of kind ``real`` (see docs/internals.md for the interface)."""
+
+    kind = "real"
+
+    def __init__(self, config: RealConfig, root: Path):
+        self.config = config
+        self.root = Path(root)
+        self.params = config.to_params()
+        crf = None if config.crf is None else check_crf(np.asarray(config.crf, dtype=np.float64),
+                                                       config.crf_name or "crf table")
+        self.averaging = Averaging(config.averaging, crf)
+        self._estimator = None
+        self._plan: tuple[list[Task], list[dict]] | None = None
+        if config.flow_model != NO_FLOW:
+            self._estimator = self._build_estimator()
+
+    # -- flow -------------------------------------------------------------------------
+    def _build_estimator(self):
+        from blurgen.flow import get_estimator, is_classical
+
+        c = self.config
+        if is_classical(c.flow_model):
+            return get_estimator(c.flow_model, ckpt=c.flow_ckpt)
+        return get_estimator(c.flow_model, ckpt=c.flow_ckpt, device=c.device)
+
+    @property
+    def estimator(self):
+        """The flow estimator (None for ``flow_model = "none"``)."""
+        return self._estimator
+
+    def checkpoints(self) -> list[str]:
+        est = self._estimator
+        path = getattr(est, "checkpoint_path", None) if est is not None else None
+        return [str(path)] if path is not None else []
+
+    # -- planning ---------------------------------------------------------------------
+    def _sequences(self) -> list[FrameSequence]:
+        c = self.config
+        if c.source == "gopro":
+            from blurgen.sources import gopro
+            from blurgen.sources.splits import read_split_file
+
+            splits = c.splits if c.splits is not None else read_split_file(gopro.DEFAULT_SPLIT_FILE)
+            return gopro.find_sequences(self.root, splits)
+        if c.source == "nfs":
+            from blurgen.sources import nfs
+            from blurgen.sources.splits import read_split_file
+
+            splits = c.splits if c.splits is not None else read_split_file(nfs.DEFAULT_SPLIT_FILE)
+            return nfs.find_sequences(self.root, splits)
+        from blurgen.sources.frames import find_frame_sequences
+
+        splits = c.splits or {}
+        return find_frame_sequences(self.root, lambda name: splits.get(name, splits.get(Path(name).name, "train")))
+
+    def _source_fps(self) -> float | None:
+        if self.config.fps is not None:
+            return float(self.config.fps)
+        if self.config.source in ("gopro", "nfs"):
+            return 240.0
+        return None
+
+    def _plan_frames(self) -> tuple[list[Task], list[dict]]:
+        from blurgen.io.frames import image_size
+
+        c = self.config
+        tasks: list[Task] = []
+        skips: list[dict] = []
+        for seq in self._sequences():
+            prefix = f"{c.source}/{seq.name}"
+            windows, dropped = plan_windows(seq.indices, c.window, c.stride)
+            if not windows and not dropped:
+                skips.append({"key": prefix, "reason": f"sequence has {len(seq.frames)} frame(s), "
+                              f"fewer than a window of {c.window}", "folder": seq.folder})
+                continue
+            for d in dropped:
+                skips.append({"key": f"{prefix}/{_key_index(d.first, seq.digits)}", "reason": d.reason,
+                              "frames": [d.first, d.present[-1]], "missing": list(d.gap)})
+            size = None
+            errors = []
+            for idx in seq.indices:  # the first frame whose header reads gives the size
+                try:
+                    size = image_size(self.root / seq.relpath(idx))
+                    break
+                except InputError as e:
+                    errors.append(str(e))
+                    if len(errors) >= 3:
+                        break
+            if size is None:
+                for w in windows:
+                    skips.append({"key": f"{prefix}/{_key_index(w.first, seq.digits)}",
+                                  "reason": f"no readable frame header in the sequence: {errors[0]}"})
+                continue
+            for w in windows:
+                key = f"{prefix}/{_key_index(w.first, seq.digits)}"
+                tasks.append(Task(key, seq.split, tuple(size), {
+                    "sequence": seq.sequence, "folder": seq.folder,
+                    "files": [seq.relpath(i) for i in w.frames], "frames": [w.first, w.last],
+                }))
+        return tasks, skips
+
+    def _plan_video(self) -> tuple[list[Task], list[dict]]:
+        from blurgen.io.video import probe_video
+        from blurgen.sources.video import find_videos, frame_times, time_tolerance
+
+        c = self.config
+        tasks: list[Task] = []
+        skips: list[dict] = []
+        videos = find_videos(self.root)
+        splits = c.splits or {}
+        failures = []
+        for v in videos:
+            path = self.root if v.path == "." else self.root / v.path
+            prefix = f"video/{v.name}"
+            try:
+                info = probe_video(path)
+                times = frame_times(path)
+            except InputError as e:
+                failures.append(e)
+                skips.append({"key": prefix, "reason": str(e), "file": v.path})
+                continue
+            n = len(times.times)
+            split = splits.get(v.name, splits.get(Path(v.name).name, "train"))
+            tol = time_tolerance(times)
+            windows = plan_stream_windows(n, c.window, c.stride)
+            for w in windows:
+                tasks.append(Task(f"{prefix}/{_key_index(w.first, VIDEO_DIGITS)}", split, (info.height, info.width), {
+                    "sequence": v.name, "video": v.path, "frames": [w.first, w.last],
+                    "seek": times.seek_position(w.first),
+                    "times": list(times.times[w.first:w.last + 1]), "tol": tol,
+                    "container_fps": info.fps,
+                }))
+            listed = max(info.n_frames, n)
+            if listed > n or times.partial:
+                reason = (f"video truncated: the container lists {info.n_frames} frames, "
+                          f"the file holds {n}" if info.n_frames > n else
+                          "video truncated: the data ends inside the last frame")
+                start = windows[-1].first + c.stride if windows else 0
+                for s in range(start, listed - c.window + 1, c.stride):
+                    skips.append({"key": f"{prefix}/{_key_index(s, VIDEO_DIGITS)}", "reason": reason,
+                                  "frames": [s, s + c.window - 1]})
+        if failures and len(failures) == len(videos):
+            raise failures[0]
+        return tasks, skips
+
+    def _planned(self) -> tuple[list[Task], list[dict]]:
+        if self._plan is None:
+            self._plan = self._plan_video() if self.config.source == "video" else self._plan_frames()
+            keys = [t.key for t in self._plan[0]]
+            if len(set(keys)) != len(keys):
+                dup = sorted({k for k in keys if keys.count(k) > 1})[:3]
+                raise InputError(self.root, f"two windows share a key ({', '.join(dup)})",
+                                 "sequence names must be unique")
+        return self._plan
+
+    def tasks(self) -> list[Task]:
+        return list(self._planned()[0])
+
+    def planned_skips(self) -> list[dict]:
+        return [dict(s) for s in self._planned()[1]]
+
+    def inputs(self) -> list[str]:
+        files: set[str] = set()
+        for t in self._planned()[0]:
+            if "files" in t.payload:
+                files.update(t.payload["files"])
+            else:
+                files.add(t.payload["video"])  # "." when the root is the video file
+        return sorted(files)
+
+    # -- making -----------------------------------------------------------------------
+    def make(self, task: Task, rng: np.random.Generator | None = None) -> Sample:
+        """Make one sample (``rng`` is unused: the real job draws nothing at random)."""
+        return self.make_timed(task)[0]
+
+    def make_timed(self, task: Task) -> tuple[Sample, dict[str, float]]:
+        """:meth:`make`, also returning seconds spent per stage: decode, average, flow."""
+        c = self.config
+        p = task.payload
+        times = {"decode": 0.0, "average": 0.0, "flow": 0.0}
+        acc = Accumulator(self.averaging)
+        keep_all = c.flow_mode != "direct" and c.flow_model != NO_FLOW
+        kept: list[np.ndarray] = []
+        names: list[str] = []
+        how = None
+        if "files" in p:
+            files = p["files"]
+            for k, rel in enumerate(files):
+                t0 = time.perf_counter()
+                img = self._read_frame(rel, task.size)
+                t1 = time.perf_counter()
+                acc.add(img)
+                times["decode"] += t1 - t0
+                times["average"] += time.perf_counter() - t1
+                if keep_all or k in (0, len(files) - 1):
+                    kept.append(img)
+                    names.append(rel)
+        else:
+            from blurgen.sources.video import TIME_TOL, read_window
+
+            path = self.root if p["video"] == "." else self.root / p["video"]
+            first, last = p["frames"]
+            t0 = time.perf_counter()
+            frames, how = read_window(path, first, last - first + 1, tuple(task.size), p.get("seek"),
+                                      p.get("times"), p.get("tol", TIME_TOL))
+            times["decode"] += time.perf_counter() - t0
+            t1 = time.perf_counter()
+            for f in frames:
+                acc.add(f)
+            times["average"] += time.perf_counter() - t1
+            kept = frames if keep_all else [frames[0], frames[-1]]
+            names = [f"{p['video']}#{i}" for i in (range(first, last + 1) if keep_all else (first, last))]
+        t0 = time.perf_counter()
+        blur = acc.result()
+        times["average"] += time.perf_counter() - t0
+        arrays = {"blur": blur}
+        if c.flow_model != NO_FLOW:
+            from blurgen.flow import estimate_window, fb_consistency
+
+            t0 = time.perf_counter()
+            fwd, bwd = estimate_window(self._estimator, kept, c.flow_mode, names)
+            valid = fb_consistency(fwd, bwd)
+            times["flow"] += time.perf_counter() - t0
+            arrays.update(flow=np.ascontiguousarray(fwd, np.float32),
+                          flow_bwd=np.ascontiguousarray(bwd, np.float32), valid=valid.astype(np.uint8))
+        if c.store_ends:
+            arrays.update(first=kept[0], last=kept[-1])
+        return Sample(task.key, arrays, self._meta(task, how)), times
+
+    def _read_frame(self, rel: str, size: tuple[int, int]) -> np.ndarray:
+        from blurgen.io.frames import read_image
+
+        path = self.root / rel
+        img = read_image(path)
+        if tuple(img.shape[:2]) != tuple(size):
+            h, w = size
+            raise InputError(path, f"frame is {img.shape[1]}x{img.shape[0]} but its sequence's frames are {w}x{h}",
+                             "frames of one sequence must have one size")
+        return img
+
+    def _meta(self, task: Task, how: str | None) -> dict[str, Any]:
+        c = self.config
+        p = task.payload
+        fps = self._source_fps()
+        if fps is None and "container_fps" in p:
+            fps = float(p["container_fps"])
+        meta: dict[str, Any] = {
+            "source": c.source,
+            "sequence": p["sequence"],
+            "split": task.split,
+            "frames": list(p["frames"]),
+            "window": c.window,
+            "stride": c.stride,
+            "averaging": c.averaging,
+            "fps": fps,
+            "estimator": None if self._estimator is None else self._estimator.label,
+            "flow_ckpt": None if self._estimator is None else self._estimator.checkpoint,
+            "flow_mode": None if self._estimator is None else c.flow_mode,
+        }
+        if c.averaging == "crf":
+            meta["crf"] = c.crf_name or "default-srgb"
+        if "video" in p:
+            meta["video"] = p["video"]
+            meta["decode"] = how
+            if c.fps is not None:
+                meta["container_fps"] = p["container_fps"]
+        else:
+            meta["folder"] = p["folder"]
+        return meta
+
+    def __getstate__(self):
+        # Workers get the job once per call: leave the plan (every task) behind.
+        state = dict(self.__dict__)
+        state["_plan"] = None
+        return state
+
+
+def build(params: dict[str, Any], root: Path | None) -> RealJob:
+    """``build_job("real", params, root)``: the job from its JSON params and input root."""
+    if root is None:
+        raise ConfigError("the real job needs an input root (--root)")
+    return RealJob(RealConfig.from_params(params), Path(root))
