@@ -40,8 +40,7 @@ def rerun(manifest, root, out, workers, backend, scheduler, resume, quiet) -> No
 @click.command("verify")
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--quiet", is_flag=True, help="Print only the problems.")
-@click.pass_context
-def verify(ctx: click.Context, out: Path, quiet: bool) -> None:
+def verify(out: Path, quiet: bool) -> None:
     """Check the shards in OUT against OUT/manifest.json.
 
     Recomputes every shard's sha256 and every sample's content digest; prints one line per
@@ -54,7 +53,7 @@ def verify(ctx: click.Context, out: Path, quiet: bool) -> None:
         click.echo(line)
     if report.problems:
         click.echo(f"verify FAILED: {len(report.problems)} problem(s) in {out}", err=True)
-        ctx.exit(1)
+        raise SystemExit(1)  # (ctx.exit's code is dropped by a non-standalone click main)
     if not quiet:
         click.echo(f"verify OK: {report.shards} shards, {report.samples} samples match {out}/manifest.json")
 

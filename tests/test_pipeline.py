@@ -1,0 +1,224 @@
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from blurgen.errors import ConfigError, InputError
+from blurgen.jobs import build_job
+from blurgen.jobs.pattern import PatternJob
+from blurgen.pipeline import Task, plan_shards, run
+from blurgen.shards.reader import ShardReader
+from blurgen.utils import key_digest
+
+
+def shard_hashes(out):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.glob("*.h5"))}
+
+
+def pattern(**params):
+    base = {"splits": {"train": 14, "test": 5}, "sizes": [[12, 16], [10, 14]]}
+    return PatternJob(None, {**base, **params})
+
+
+def go(job, out, **kw):
+    kw.setdefault("samples_per_shard", 4)
+    kw.setdefault("quiet", True)
+    return run(job, out, **kw)
+
+
+# -- planning ------------------------------------------------------------------------
+def test_plan_orders_by_key_hash_and_names_shards():
+    tasks = [Task(f"k{i}", "train" if i % 3 else "test", (8, 8) if i % 2 else (6, 6)) for i in range(20)]
+    plans = plan_shards(tasks, samples_per_shard=3)
+    by_split = {}
+    for p in plans:
+        by_split.setdefault(p.split, []).append(p)
+        assert len(p.tasks) <= 3 and all(t.size == p.size and t.split == p.split for t in p.tasks)
+        digests = [key_digest(t.key) for t in p.tasks]
+        assert digests == sorted(digests)
+    for split, ps in by_split.items():
+        n = len(ps)
+        assert [p.name for p in ps] == [f"{split}-{i:05d}-of-{n:05d}.h5" for i in range(n)]
+    assert sorted(t.key for p in plans for t in p.tasks) == sorted(t.key for t in tasks)
+    # the plan depends on the keys, not on the order the job lists them in
+    assert plan_shards(tasks[::-1], samples_per_shard=3) == plans
+
+
+def test_limit_keeps_the_first_tasks_in_hash_order():
+    tasks = [Task(f"k{i}", "train", (8, 8)) for i in range(30)]
+    kept = [t.key for p in plan_shards(tasks, 100, limit=7) for t in p.tasks]
+    assert kept == [t.key for t in sorted(tasks, key=lambda t: key_digest(t.key))][:7]
+
+
+def test_duplicate_keys_are_refused():
+    with pytest.raises(ConfigError, match="duplicate sample key 'a'"):
+        plan_shards([Task("a", "train", (4, 4)), Task("b", "train", (4, 4)), Task("a", "test", (4, 4))])
+
+
+# -- determinism ---------------------------------------------------------------------
+def test_one_and_two_workers_give_identical_shards(tmp_path):
+    job = pattern(arrays=["blur", "flow", "valid"])
+    m1 = go(job, tmp_path / "w1", workers=1)
+    m2 = go(job, tmp_path / "w2", workers=2, backend="loky")
+    h1, h2 = shard_hashes(tmp_path / "w1"), shard_hashes(tmp_path / "w2")
+    assert h1 == h2 and len(h1) == len(m1["plan"]["shards"]) >= 4
+    assert m1["samples"] == m2["samples"]
+    assert {s["sha256"] for s in m1["shards"]} == set(h1.values())
+    # another seed gives other content
+    go(job, tmp_path / "s1", seed=1)
+    assert shard_hashes(tmp_path / "s1") != h1
+
+
+def test_dask_cluster_gives_identical_shards(tmp_path):
+    pytest.importorskip("dask.distributed")
+    job = pattern()
+    go(job, tmp_path / "local")
+    go(job, tmp_path / "dask", workers=2, backend="dask")
+    assert shard_hashes(tmp_path / "local") == shard_hashes(tmp_path / "dask")
+
+
+def test_manifest_records_samples_where_they_are(tmp_path):
+    out = tmp_path / "o"
+    m = go(pattern(), out, command=["blurgen", "test"])
+    assert json.loads((out / "manifest.json").read_text()) == m
+    assert m["status"] == "complete" and m["command"] == ["blurgen", "test"]
+    assert m["job"]["kind"] == "pattern" and m["seed"] == 0
+    assert set(m["versions"]) >= {"python", "torch", "numpy", "opencv-python", "h5py", "ptlflow"}
+    assert len(m["samples"]) == 19
+    for s in m["samples"]:
+        with ShardReader(out / s["shard"]) as r:
+            assert r.keys()[s["index"]] == s["key"]
+            assert s["shard"].startswith(s["split"] + "-")
+    assert not list(out.glob(".*"))  # no lock or temporary file left
+
+
+def test_build_job_rebuilds_the_same_job():
+    job = build_job("pattern", {"splits": {"train": 3}}, None)
+    assert [t.key for t in job.tasks()] == ["pattern/train/00000", "pattern/train/00001", "pattern/train/00002"]
+    with pytest.raises(ConfigError, match="unknown job kind 'nope'"):
+        build_job("nope", {}, None)
+
+
+# -- skips and errors ----------------------------------------------------------------
+def test_skips_are_recorded_and_indices_compacted(tmp_path):
+    job = pattern(
+        bad_keys=["pattern/train/00003"], skip_keys=["pattern/train/00004"], planned_skip_keys=["pattern/test/00001"]
+    )
+    m = go(job, tmp_path / "o")
+    kinds = {s["key"]: s for s in m["skipped"]}
+    assert kinds["pattern/train/00003"]["kind"] == "input-error"
+    assert "corrupt input (injected)" in kinds["pattern/train/00003"]["reason"]
+    assert kinds["pattern/train/00004"]["kind"] == "skip" and kinds["pattern/train/00004"]["i"] == 4
+    assert kinds["pattern/test/00001"]["kind"] == "planned"
+    assert len(m["samples"]) == 19 - 3
+    for shard in m["shards"]:
+        idx = [s["index"] for s in m["samples"] if s["shard"] == shard["name"]]
+        assert idx == list(range(shard["samples"]))
+
+
+def test_on_error_fail_stops_and_keeps_completed_shards(tmp_path):
+    bad = "pattern/train/00007"
+    job = pattern(bad_keys=[bad])
+    out = tmp_path / "o"
+    with pytest.raises(InputError, match="corrupt input") as e:
+        go(job, out, on_error="fail")
+    assert bad in str(e.value)
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["status"] == "partial"
+    assert bad not in {s["key"] for s in m["samples"]}
+    for s in m["shards"]:
+        assert hashlib.sha256((out / s["name"]).read_bytes()).hexdigest() == s["sha256"]
+    assert not list(out.glob(".*"))
+    # finishing with --on-error skip equals a run that skipped from the start
+    go(job, out, resume=True)
+    go(job, tmp_path / "ref")
+    assert shard_hashes(out) == shard_hashes(tmp_path / "ref")
+
+
+def test_a_job_bug_is_not_swallowed(tmp_path):
+    class Broken(PatternJob):
+        def make(self, task, rng):
+            s = super().make(task, rng)
+            s.arrays = {k: v[:-1] for k, v in s.arrays.items()}
+            return s
+
+    with pytest.raises(ValueError, match=r"arrays are \(23, 32\) \(H, W\) but the task says \(24, 32\)"):
+        go(Broken(None, {"splits": {"train": 2}}), tmp_path / "o")
+
+
+# -- safety: existing output, locks, resume ------------------------------------------
+def test_existing_output_needs_resume(tmp_path):
+    out = tmp_path / "o"
+    go(pattern(), out)
+    with pytest.raises(ConfigError, match="already holds files .*--resume"):
+        go(pattern(), out)
+    before = shard_hashes(out)
+    m = go(pattern(), out, resume=True)  # nothing left to do
+    assert m["status"] == "complete" and shard_hashes(out) == before
+    assert len(m["timings"]["runs"]) == 2
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    out = tmp_path / "o"
+    go(pattern(), out)
+    with pytest.raises(ConfigError, match="different seed"):
+        go(pattern(), out, resume=True, seed=5)
+    with pytest.raises(ConfigError, match="different pipeline"):
+        go(pattern(), out, resume=True, compression="lzf")
+    with pytest.raises(ConfigError, match="different job"):
+        go(pattern(content="smooth"), out, resume=True)
+
+
+def test_resume_remakes_a_damaged_shard(tmp_path):
+    out = tmp_path / "o"
+    go(pattern(), out)
+    before = shard_hashes(out)
+    victim = sorted(before)[1]
+    (out / victim).write_bytes(b"garbage")
+    (out / ".train-00000-of-00004.h5.tmp-99999").write_bytes(b"half")
+    go(pattern(), out, resume=True)
+    assert shard_hashes(out) == before
+    assert not list(out.glob(".*"))
+
+
+def test_a_live_lock_refuses_a_second_run(tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    lock = {"pid": os.getppid(), "host": os.uname().nodename, "started": "earlier"}
+    (out / ".blurgen.lock").write_text(json.dumps(lock))
+    for resume in (False, True):
+        with pytest.raises(ConfigError, match=f"being written by another run \\(pid {os.getppid()}"):
+            go(pattern(), out, resume=resume)
+    assert json.loads((out / ".blurgen.lock").read_text()) == lock
+
+
+def test_a_stale_lock_is_taken_over_by_resume(tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (out / ".blurgen.lock").write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename}))
+    with pytest.raises(ConfigError, match="lock left by a killed run .*--resume"):
+        go(pattern(), out)
+    m = go(pattern(), out, resume=True)
+    assert m["status"] == "complete" and not (out / ".blurgen.lock").exists()
+
+
+def test_two_concurrent_runs_one_refused(tmp_path):
+    out = tmp_path / "o"
+    cmd = [sys.executable, "-m", "blurgen.jobs.pattern", "--out", str(out), "--n", "40", "--delay", "0.05", "--quiet"]
+    first = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(200):
+            if (out / ".blurgen.lock").exists():
+                break
+            subprocess.run(["sleep", "0.02"])
+        second = subprocess.run(cmd, capture_output=True, text=True)
+        assert second.returncode == 1
+        assert f"being written by another run (pid {first.pid}" in second.stderr
+    finally:
+        first.kill()
+        first.wait()
