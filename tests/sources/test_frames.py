@@ -1,0 +1,60 @@
+"""The frames source: any folder of numbered frames, or folders of such folders."""
+
+import numpy as np
+import pytest
+
+from blurgen.errors import InputError
+from blurgen.sources.frames import digit_width, find_frame_sequences
+from real_helpers import write_frames
+
+F = [np.zeros((4, 6, 3), np.uint8)] * 5
+
+
+def test_root_holding_frames_is_one_sequence(tmp_path):
+    root = tmp_path / "clip"
+    write_frames(root, range(3, 8), F, digits=4)
+    (seq,) = find_frame_sequences(root)
+    assert seq.name == "clip" and seq.folder == "." and seq.split == "train"
+    assert seq.indices == [3, 4, 5, 6, 7] and seq.digits == 4
+    assert seq.relpath(5) == "0005.png"
+
+
+def test_nested_folders_any_depth_with_split_rule(tmp_path):
+    write_frames(tmp_path / "a", range(5), F)
+    write_frames(tmp_path / "b" / "c", range(10, 15), F, ext=".jpg")
+    (tmp_path / "b" / "notes.txt").write_text("not a frame")
+    (tmp_path / "empty").mkdir()
+    seqs = find_frame_sequences(tmp_path, lambda name: "test" if name == "b/c" else "train")
+    assert [s.name for s in seqs] == ["a", "b/c"]
+    assert [s.split for s in seqs] == ["train", "test"]
+    assert seqs[1].relpath(12) == "b/c/000012.jpg" and seqs[1].sequence == "c"
+
+
+def test_wrong_roots_say_what_was_expected_and_found(tmp_path):
+    with pytest.raises(InputError, match=r"missing.*does not exist.*expected <root>/NNNNNN.png"):
+        find_frame_sequences(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=r"no numbered image files found; found an empty folder"):
+        find_frame_sequences(tmp_path / "empty")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "readme.txt").write_text("x")
+    with pytest.raises(InputError, match=r"found readme.txt"):
+        find_frame_sequences(tmp_path / "docs")
+    f = tmp_path / "file.png"
+    f.write_bytes(b"x")
+    with pytest.raises(InputError, match="not a folder"):
+        find_frame_sequences(f)
+
+
+def test_unnumbered_image_is_named(tmp_path):
+    write_frames(tmp_path, range(3), F[:3])
+    write_frames(tmp_path, [0], F[:1])  # same names: fine
+    (tmp_path / "cover.png").write_bytes((tmp_path / "000000.png").read_bytes())
+    with pytest.raises(InputError, match="cover.png.*no number"):
+        find_frame_sequences(tmp_path)
+
+
+def test_digit_width():
+    assert digit_width(["000001.png", "000123.png"]) == 6
+    assert digit_width(["frame_1.png", "frame_10.png"]) == 1
+    assert digit_width([]) == 1
