@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(e.exit_code)
     except BlurgenError as e:
         click.echo(f"Error: {e}", err=True)
-        sys.exit(1)
+        sys.exit(getattr(e, "exit_code", 1))
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)

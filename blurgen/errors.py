@@ -29,6 +29,12 @@ class ConfigError(BlurgenError):
     """A bad recipe, flag combination or manifest."""
 
 
+class Interrupted(BlurgenError):
+    """A run stopped by Ctrl-C or SIGTERM; the message says what is complete and how to resume."""
+
+    exit_code = 130
+
+
 class NotBuiltError(BlurgenError):
     """A command whose implementation is not available in this version."""
 

@@ -357,6 +357,68 @@ def _diff_line(what: str, diffs: list[str], limit: int = 8) -> str:
     return f"{what}: " + "; ".join(diffs[:limit]) + more
 
 
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """While a run goes on, SIGTERM and SIGHUP stop it the way Ctrl-C does (a
+    ``KeyboardInterrupt`` in the main thread), so the lock and temporary files are cleaned
+    up and the user is told how to resume. Outside the main thread: no change."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _interruptible(fn):
+    """Turn a signal during ``run`` into ``Interrupted``: one line saying what is complete
+    in ``OUT/manifest.json`` and how to finish the run."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(job, out, *args, **kwargs):
+        from blurgen.errors import Interrupted
+
+        with _signals_interrupt():
+            try:
+                return fn(job, out, *args, **kwargs)
+            except KeyboardInterrupt as e:
+                import signal
+
+                # a second Ctrl-C or SIGTERM must not cut the clean-up short
+                old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                try:
+                    out = Path(out)
+                    mine = f"-{os.getpid()}"
+                    with contextlib.suppress(OSError):
+                        for p in out.iterdir():  # our own temporaries (the lock is already released)
+                            if p.name.startswith(".") and ".tmp-" in p.name and p.name.endswith(mine):
+                                p.unlink()
+                    what = e.args[0] if e.args else "Ctrl-C"
+                    done = ""
+                    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                        man = json.loads((out / "manifest.json").read_text())
+                        done = (f"{len(man['shards'])} of {len(man['plan']['shards'])} shards are complete "
+                                f"in {out / 'manifest.json'}; ")
+                finally:
+                    signal.signal(signal.SIGINT, old_int)
+                raise Interrupted(f"{what} stopped the run: {done}finish it with the same command and --resume") from None
+
+    return wrapper
+
+
+@_interruptible
 def run(
     job,
     out: str | os.PathLike,
