@@ -2,8 +2,9 @@
 
 ptlflow (and torch) are imported only when a learned estimator is built. Checkpoints are
 resolved offline: a local file, or a ptlflow checkpoint name (``things``, ``sintel``, ...)
-looked up by its release file name in ``model_zoo/weights/`` and then in
-``$TORCH_HOME/hub/checkpoints/``. Nothing is ever downloaded.
+looked up by its release file name in the zoo's weights folder (``model_zoo/weights/``,
+or ``$BLURGEN_ZOO/weights``) and then in ``$TORCH_HOME/hub/checkpoints/``. Nothing is
+ever downloaded.
 
 ptlflow's contract: input ``{"images": B x 2 x 3 x H x W}`` float in [0, 1], BGR; output
 ``out["flows"]`` ``B x 1 x 2 x H x W`` in pixels (dx, dy), any H and W.
@@ -72,17 +73,15 @@ def pretrained_checkpoints(model: str) -> dict[str, str]:
 def weight_dirs() -> list[Path]:
     """Folders searched for a checkpoint given by name, in order.
 
-    ``$BLURGEN_ZOO/weights`` (when set), ``./model_zoo/weights``, the source checkout's
-    ``model_zoo/weights``, then ``$TORCH_HOME/hub/checkpoints`` (torch's hub cache).
+    The zoo's weights folder (``blurgen.zoo.weights_dir()``: ``$BLURGEN_ZOO/weights``, else
+    the checkout's ``model_zoo/weights``), then torch's hub cache
+    (``$TORCH_HOME/hub/checkpoints``), where ptlflow itself would look.
     """
     import torch
 
-    dirs = []
-    if os.environ.get("BLURGEN_ZOO"):
-        dirs.append(Path(os.environ["BLURGEN_ZOO"]) / "weights")
-    dirs.append(Path.cwd() / "model_zoo" / "weights")
-    dirs.append(Path(__file__).resolve().parents[2] / "model_zoo" / "weights")
-    dirs.append(Path(torch.hub.get_dir()) / "checkpoints")
+    from blurgen.zoo import weights_dir
+
+    dirs = [weights_dir(), Path(torch.hub.get_dir()) / "checkpoints"]
     seen, out = set(), []
     for d in dirs:
         key = os.path.normcase(os.path.abspath(d))
@@ -90,6 +89,19 @@ def weight_dirs() -> list[Path]:
             seen.add(key)
             out.append(d)
     return out
+
+
+def _zoo_name(model: str, ckpt: str) -> str | None:
+    """The zoo registry's name for a ptlflow checkpoint (``pwcnet-things``), if it has one."""
+    try:
+        from blurgen.zoo import load_registry
+
+        for entry in load_registry().values():
+            if entry.kind == "ptlflow" and entry.model == model and entry.ptlflow_ckpt == ckpt:
+                return entry.name
+    except Exception:  # the registry only improves the hint; never fail on it here
+        return None
+    return None
 
 
 def _sha256(path: Path) -> str:
@@ -167,12 +179,13 @@ def resolve_checkpoint(model: str, ckpt: str | os.PathLike | None) -> Path | Non
         if candidate.is_file():
             _check_hash_in_name(candidate, url)
             return candidate.resolve()
-    zoo = next((d for d in dirs if d.parent.is_dir() and d.parent.name == "model_zoo"), dirs[0])
+    zoo_name = _zoo_name(model, ckpt_s)
+    add = f"`blurgen zoo add {fname} --name {zoo_name}`" if zoo_name else "copy it there"
     raise InputError(
-        zoo / fname,
+        dirs[0] / fname,
         f"checkpoint '{ckpt_s}' of flow model {model} is not on this machine "
         f"(looked in {', '.join(str(d) for d in dirs)}); blurgen never downloads weights",
-        f"download {url} and put it in model_zoo/weights/ (or $TORCH_HOME/hub/checkpoints/); "
+        f"download {url} and put it in {dirs[0]} ({add}) or in $TORCH_HOME/hub/checkpoints/; "
         "or use the classical estimator dis (--flow-model dis), which needs no weights",
     )
 

@@ -17,6 +17,8 @@ torch = pytest.importorskip("torch")
 
 from blurgen.flow import learned  # noqa: E402
 
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # jsonargparse, via ptlflow
+
 
 @pytest.fixture(scope="module")
 def ckpts(tmp_path_factory):
@@ -95,14 +97,15 @@ def test_bad_checkpoints_are_clear_errors(ckpts, tmp_path):
 def test_named_checkpoint_missing_offline_says_what_to_get(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("BLURGEN_ZOO", str(tmp_path / "zoo"))
-    monkeypatch.chdir(tmp_path)
     if any((d / "pwcdcnet-things-cc223701.ckpt").is_file() for d in learned.weight_dirs()):
         pytest.skip("the real PWC-Net checkpoint is installed here")
     with pytest.raises(InputError) as err:
         get_estimator("pwcnet")  # default checkpoint: things, as in the paper
     msg = str(err.value)
     assert "pwcdcnet-things-cc223701.ckpt" in msg
-    assert "model_zoo/weights" in msg and "dis" in msg and "\n" not in msg
+    assert f"put it in {tmp_path / 'zoo' / 'weights'}" in msg
+    assert "blurgen zoo add pwcdcnet-things-cc223701.ckpt --name pwcnet-things" in msg
+    assert "--flow-model dis" in msg and "\n" not in msg
 
 
 def test_named_checkpoint_found_offline_and_hash_checked(ckpts, tmp_path, monkeypatch):
@@ -113,7 +116,6 @@ def test_named_checkpoint_found_offline_and_hash_checked(ckpts, tmp_path, monkey
     monkeypatch.setattr(learned, "pretrained_checkpoints", lambda model: {"things": f"https://example.invalid/{fname}"})
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("BLURGEN_ZOO", str(tmp_path / "zoo"))
-    monkeypatch.chdir(tmp_path)
 
     hub = tmp_path / "torch" / "hub" / "checkpoints"
     hub.mkdir(parents=True)
