@@ -260,7 +260,8 @@ def verify(out: str | os.PathLike) -> VerifyReport:
     for name in sorted(set(by_shard) - recorded):
         rep.problems.append(f"manifest lists samples in {name} but no such shard")
 
-    expected = {MANIFEST_NAME} | recorded
+    # Companions a run or the user writes beside the shards: the dataset card and plots.
+    expected = {MANIFEST_NAME, "README.md", "preview.png", "stats.png"} | recorded
     for rel in _files_under(out):
         if rel not in expected:
             why = " (a run's lock: a run is going on or was killed)" if rel == LOCK_NAME else ""

@@ -265,3 +265,17 @@ def write_card(out: Path, manifest: dict | None = None) -> Path:
     tmp.write_text(text)
     os.replace(tmp, p)
     return p
+
+
+def write_companions(out: Path, manifest: dict | None = None, preview_samples: int = 8) -> list[Path]:
+    """The preview contact sheet and the dataset card beside a run's shards.
+
+    Called at the end of every dataset run; files that cannot be made (no samples yet) are
+    left out rather than failing a run whose shards are already safe.
+    """
+    out = Path(out)
+    written = []
+    if read_records(out):
+        written.append(write_preview(out, out / "preview.png", n=preview_samples))
+        written.append(write_card(out, manifest))
+    return written

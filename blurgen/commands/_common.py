@@ -80,7 +80,7 @@ def run_from_cli(
 
     if not isinstance(recipe, dict):
         recipe = load_recipe(recipe)
-    return run(
+    manifest = run(
         job,
         out,
         seed=seed,
@@ -96,3 +96,7 @@ def run_from_cli(
         command=command if command is not None else ["blurgen", *sys.argv[1:]],
         recipe=recipe,
     )
+    from blurgen.report import write_companions
+
+    write_companions(out, manifest)
+    return manifest

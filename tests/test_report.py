@@ -1,0 +1,74 @@
+import json
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from blurgen import report
+from blurgen.cli import cli
+from blurgen.errors import InputError
+from blurgen.io.frames import read_image
+from blurgen.jobs import build_job
+from blurgen.manifest import verify
+from blurgen.pipeline import run
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ds") / "out"
+    job = build_job("pattern", {"splits": {"train": 10, "test": 3}, "sizes": [[24, 32]],
+                                "arrays": ["blur", "flow", "first", "last"],
+                                "skip_keys": ["pattern/train/00004"]}, None)
+    run(job, out, seed=3, samples_per_shard=4, quiet=True)
+    return out
+
+
+def test_contact_sheet_shows_each_picked_sample(dataset):
+    sheet = report.contact_sheet(dataset, n=5, seed=1, tile_width=64)
+    assert sheet.dtype == np.uint8 and sheet.ndim == 3
+    # 4 tiles per row (blur, flow, first, last), 5 rows: the blur tile of the first row
+    # is the (resized) blur of one of the dataset's samples.
+    assert sheet.shape[1] == 4 * 64
+    assert sheet.shape[0] >= 5 * 48
+    recs = report.read_records(dataset)
+    assert len(recs) == 12  # 13 planned, 1 deliberately skipped
+
+
+def test_preview_command_writes_png(dataset, tmp_path):
+    png = tmp_path / "grid.png"
+    res = CliRunner().invoke(cli, ["preview", str(dataset), "--out", str(png), "-n", "3"])
+    assert res.exit_code == 0, res.output
+    img = read_image(png)
+    assert img.shape[1] == 4 * 200
+
+
+def test_stats_counts_splits_and_skips(dataset, tmp_path):
+    st = report.compute_stats(dataset)
+    assert st["samples"] == 12
+    assert st["by_split"] == {"train": 9, "test": 3}
+    assert st["skipped"] == {"pattern skip": 1}
+    # flow magnitudes are sampled from the shards themselves
+    with h5py.File(sorted(dataset.glob("train-*.h5"))[0]) as f:
+        m = np.linalg.norm(f["flow"][0], axis=-1)
+    assert max(st["flow_magnitude"]) >= 0.5 * m.max()
+    res = CliRunner().invoke(cli, ["stats", str(dataset), "--plot", str(tmp_path / "s.png"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["by_split"] == {"train": 9, "test": 3}
+    assert (tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_dataset_card_and_companions_keep_verify_green(dataset):
+    report.write_preview(dataset, dataset / "preview.png", n=2)
+    card = report.write_card(dataset).read_text()
+    assert "samples: 12" in card and "h5py" in card and "![preview](preview.png)" in card
+    assert "pattern skip (1)" in card
+    assert verify(dataset).ok
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(InputError, match="no such output folder"):
+        report.contact_sheet(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no samples"):
+        report.contact_sheet(tmp_path / "empty")
