@@ -12,6 +12,7 @@ its manifest and the input root.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -380,9 +381,31 @@ def _signals_interrupt() -> Iterator[None]:
             signal.signal(s, h)
 
 
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_ACCESS_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR)
+
+
+def _remove_own_temporaries(out: Path) -> None:
+    """Remove this process's ``.NAME.tmp-PID`` files in ``out`` (the lock is already released)."""
+    mine = f"-{os.getpid()}"
+    with contextlib.suppress(OSError):
+        for p in out.iterdir():
+            if p.name.startswith(".") and ".tmp-" in p.name and p.name.endswith(mine):
+                p.unlink()
+
+
+def _completed_note(out: Path) -> str:
+    """``"3 of 8 shards are complete in OUT/manifest.json; "``, or "" without a manifest."""
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        man = json.loads((out / "manifest.json").read_text())
+        return f"{len(man['shards'])} of {len(man['plan']['shards'])} shards are complete in {out / 'manifest.json'}; "
+    return ""
+
+
 def _interruptible(fn):
-    """Turn a signal during ``run`` into ``Interrupted``: one line saying what is complete
-    in ``OUT/manifest.json`` and how to finish the run."""
+    """Turn a signal during ``run`` into ``Interrupted``, and a full disk or an output that
+    cannot be written into ``InputError``: one line naming the file, saying what is
+    complete in ``OUT/manifest.json`` and how to finish the run."""
     import functools
 
     @functools.wraps(fn)
@@ -399,21 +422,27 @@ def _interruptible(fn):
                 old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 try:
-                    out = Path(out)
-                    mine = f"-{os.getpid()}"
-                    with contextlib.suppress(OSError):
-                        for p in out.iterdir():  # our own temporaries (the lock is already released)
-                            if p.name.startswith(".") and ".tmp-" in p.name and p.name.endswith(mine):
-                                p.unlink()
-                    what = e.args[0] if e.args else "Ctrl-C"
-                    done = ""
-                    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                        man = json.loads((out / "manifest.json").read_text())
-                        done = (f"{len(man['shards'])} of {len(man['plan']['shards'])} shards are complete "
-                                f"in {out / 'manifest.json'}; ")
+                    _remove_own_temporaries(Path(out))
+                    done = _completed_note(Path(out))
                 finally:
                     signal.signal(signal.SIGINT, old_int)
+                what = e.args[0] if e.args else "Ctrl-C"
                 raise Interrupted(f"{what} stopped the run: {done}finish it with the same command and --resume") from None
+            except OSError as e:
+                if e.errno not in _FULL_ERRNOS + _ACCESS_ERRNOS:
+                    raise
+                out = Path(out)
+                _remove_own_temporaries(out)
+                where = e.filename or out
+                inside = Path(os.path.abspath(where)).is_relative_to(os.path.abspath(out)) or where == out
+                done = _completed_note(out)
+                if e.errno in _FULL_ERRNOS:
+                    fix = f"{done}free some space, then finish with the same command and --resume"
+                elif inside or not done:
+                    fix = f"{done}choose a writable --out" + (" or fix it, then add --resume" if done else "")
+                else:
+                    fix = "check the file's permissions"
+                raise InputError(where, e.strerror or str(e), fix) from None
 
     return wrapper
 

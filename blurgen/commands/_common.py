@@ -96,7 +96,16 @@ def run_from_cli(
         command=command if command is not None else ["blurgen", *sys.argv[1:]],
         recipe=recipe,
     )
+    from blurgen.errors import InputError
     from blurgen.report import write_companions
 
-    write_companions(out, manifest)
+    try:
+        write_companions(out, manifest)
+    except OSError as e:  # a full disk or read-only folder after the shards are safe
+        raise InputError(
+            e.filename or out,
+            f"cannot write the preview and dataset card ({e.strerror or e})",
+            "the shards and manifest.json are complete; free some space, then run the same command "
+            "with --resume to write them",
+        ) from None
     return manifest

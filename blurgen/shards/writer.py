@@ -9,9 +9,10 @@ A shard holds N samples of one frame size (H, W). Datasets:
 
 File attributes: ``schema_version``, ``blurgen_version``, ``recipe_digest`` and whatever
 the caller adds, written in sorted order. Object timestamps are off and the library
-version bounds are fixed, so the same samples give the same bytes. The file is written to
-``.{name}.tmp-{pid}`` beside its final name, fsynced and renamed: a shard on disk is
-whole or absent.
+version bounds are fixed, so the same samples give the same bytes. The file is built in
+memory (HDF5's core driver), written to ``.{name}.tmp-{pid}`` beside its final name,
+fsynced and renamed: a shard on disk is whole or absent, and a full disk raises a plain
+``OSError`` naming the shard.
 """
 
 from __future__ import annotations
@@ -158,7 +159,10 @@ def write_shard(
     tmp = tmp_name(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with h5py.File(tmp, "w", libver=LIBVER, track_order=False) as f:
+        # HDF5 builds the file in memory (same bytes as writing it directly); plain writes
+        # then put it on disk, so a full disk or a failing write raises a clean OSError
+        # instead of leaving the HDF5 library in a state that crashes the process at exit.
+        with h5py.File(tmp, "w", libver=LIBVER, track_order=False, driver="core", backing_store=False) as f:
             for k in sorted(all_attrs):
                 f.attrs[k] = all_attrs[k]
             for name in names:
@@ -178,8 +182,17 @@ def write_shard(
             metas = np.array([canonical_meta(s.meta) for s in samples], dtype=object)
             f.create_dataset("key", shape=(n,), dtype=str_dt, data=keys if n else None, track_times=False)
             f.create_dataset("meta", shape=(n,), dtype=str_dt, data=metas if n else None, track_times=False)
-        _fsync_path(tmp)
-        digest = file_sha256(tmp)
+            f.flush()
+            image = f.id.get_file_image()
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(image)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as e:  # name the shard (a failed write() names no file)
+            raise OSError(e.errno, e.strerror, os.fspath(path)) from None
+        digest = hashlib.sha256(image).hexdigest()
+        del image
         os.replace(tmp, path)
         _fsync_path(path.parent, directory=True)
     except BaseException:
