@@ -262,3 +262,25 @@ def test_cli_error_messages(tmp_path, capsys):
             main(["real", *map(str, args), "--out", str(tmp_path / "o")])
         err = capsys.readouterr().err
         assert msg in err and err.count("\n") == 1, err
+
+
+def test_cli_realshort_video_with_fps_verify_and_rerun(tmp_path):
+    from real_helpers import REALSHORT
+
+    if not REALSHORT.is_file():
+        pytest.skip(f"real fixture missing: {REALSHORT} (see /work/shared/realdata/README.md)")
+    res = invoke("--source", "video", "--root", REALSHORT, "--fps", 240, "--flow-model", "dis",
+                 "--out", tmp_path / "out", "--quiet")
+    assert res.exit_code == 0, res.output
+    man = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    # 36 frames: windows at 0, 7, ..., 28; the root folder and the file are recorded apart
+    assert sorted(s["key"] for s in man["samples"]) == [f"video/realshort/{i:06d}" for i in range(0, 29, 7)]
+    assert man["inputs"]["files"][0]["path"] == "realshort.mp4" and man["job"]["params"]["file"] == "realshort.mp4"
+    got = read_all(tmp_path / "out")
+    ref = list(iter_video_frames(REALSHORT))
+    arrays, meta = got["video/realshort/000014"]
+    np.testing.assert_array_equal(arrays["blur"], mean_round_half_up(ref[14:21]))
+    assert meta["fps"] == 240 and meta["container_fps"] == pytest.approx(30.02) and meta["decode"] == "seek"
+    assert CliRunner().invoke(cli, ["verify", str(tmp_path / "out")]).exit_code == 0
+    res = CliRunner().invoke(cli, ["rerun", str(tmp_path / "out" / "manifest.json"), "--out", str(tmp_path / "again")])
+    assert res.exit_code == 0, res.output

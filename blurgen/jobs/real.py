@@ -54,7 +54,9 @@ class RealConfig:
     (None = the source's: 240 for gopro and nfs, the container's for videos, unknown for
     frames). split_file: the split list's name or file name (recorded only); splits:
     ``{sequence: split}`` read from it (None = the source's standard list). store_ends:
-    also store the sharp first and last frames. device: for learned flow models.
+    also store the sharp first and last frames. device: for learned flow models. file:
+    video source only: the one video file (a name under the root) when ``--root`` named a
+    file; the job's root is then its folder (so a manifest records a folder).
     """
 
     source: str
@@ -71,6 +73,7 @@ class RealConfig:
     splits: dict[str, str] | None = field(default=None)
     store_ends: bool = False
     device: str | None = None
+    file: str | None = None
 
     def __post_init__(self):
         if self.source not in SOURCES:
@@ -86,6 +89,8 @@ class RealConfig:
             raise ConfigError("--crf-file is only used with --averaging crf")
         if self.flow_mode not in FLOW_MODES:
             raise ConfigError(f"unknown --flow-mode {self.flow_mode!r}; choose one of {', '.join(FLOW_MODES)}")
+        if self.file is not None and (self.source != "video" or "/" in self.file or self.file in ("", ".", "..")):
+            raise ConfigError(f"'file' names one video in the root folder (video source only), got {self.file!r}")
         if self.fps is not None and not (float(self.fps) > 0):
             raise ConfigError(f"--fps must be positive, got {self.fps}")
 
@@ -194,8 +199,6 @@ class RealJob:
                     break
                 except InputError as e:
                     errors.append(str(e))
-                    if len(errors) >= 3:
-                        break
             if size is None:
                 for w in windows:
                     skips.append({"key": f"{prefix}/{_key_index(w.first, seq.digits)}",
@@ -211,16 +214,18 @@ class RealJob:
 
     def _plan_video(self) -> tuple[list[Task], list[dict]]:
         from blurgen.io.video import probe_video
-        from blurgen.sources.video import find_videos, frame_times, time_tolerance
+        from blurgen.sources.video import VideoFile, find_videos, frame_times, time_tolerance
 
         c = self.config
         tasks: list[Task] = []
         skips: list[dict] = []
-        videos = find_videos(self.root)
+        videos = find_videos(self.root / c.file if c.file else self.root)
+        if c.file:
+            videos = [VideoFile(v.name, c.file) for v in videos]
         splits = c.splits or {}
         failures = []
         for v in videos:
-            path = self.root if v.path == "." else self.root / v.path
+            path = self.root / v.path
             prefix = f"video/{v.name}"
             try:
                 info = probe_video(path)
@@ -275,7 +280,7 @@ class RealJob:
             if "files" in t.payload:
                 files.update(t.payload["files"])
             else:
-                files.add(t.payload["video"])  # "." when the root is the video file
+                files.add(t.payload["video"])
         return sorted(files)
 
     # -- making -----------------------------------------------------------------------
@@ -308,7 +313,7 @@ class RealJob:
         else:
             from blurgen.sources.video import TIME_TOL, read_window
 
-            path = self.root if p["video"] == "." else self.root / p["video"]
+            path = self.root / p["video"]
             first, last = p["frames"]
             t0 = time.perf_counter()
             frames, how = read_window(path, first, last - first + 1, tuple(task.size), p.get("seek"),
@@ -389,4 +394,8 @@ def build(params: dict[str, Any], root: Path | None) -> RealJob:
     """``build_job("real", params, root)``: the job from its JSON params and input root."""
     if root is None:
         raise ConfigError("the real job needs an input root (--root)")
-    return RealJob(RealConfig.from_params(params), Path(root))
+    root = Path(root)
+    if params.get("source") == "video" and root.is_file() and not params.get("file"):
+        params = {**params, "file": root.name}
+        root = root.parent
+    return RealJob(RealConfig.from_params(params), root)

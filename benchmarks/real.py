@@ -1,0 +1,258 @@
+"""Cost of real-blur samples on 1280x720 frames: decode, average, flow, write; 1 vs 2 workers.
+
+Usage: python benchmarks/real.py [--frames ROOT] [--size 1280x720] [--samples 8]
+       [--flows none,dis,pwcnet] [--ptlflow-samples 2] [--workers 1,2] [--compression none]
+       [--video-gops 30,240] [--video-windows 3]
+
+ROOT is a GoPro tree (``blurgen sample --size 1280x720`` writes one under OUT/gopro); without
+it, textured 1280x720 PNG frames that move a few pixels per frame are written to a
+temporary GoPro tree. The ptlflow model runs with random weights (``--flow-ckpt random``):
+the cost of a forward pass does not depend on the weights.
+
+Columns, per sample (window of 7 frames), in one process: decode (read_image of the 7
+frames), average (srgb), flow (both directions + consistency mask), write (the sample
+into an HDF5 shard); total = their sum. ``decode only`` is the pure decode time of the same
+frames (a loop of read_image and nothing else), and ``total / decode only`` is the
+decode-bound target (<= 1.2 without flow). Then seconds per sample for the whole run with 1
+and 2 workers and the speed-up: through ``blurgen.pipeline.run`` for the flow rows; for
+``none`` (blur only, no labels: shards need flow, so not through the pipeline) the same
+structure by hand: joblib loky workers make the blur, the main process writes it.
+
+Video: the frames are encoded as a 240 fps H.264 file per GOP size; a window decoded by
+seeking (``blurgen.sources.video.read_window``) is compared with 7 frames' share of one
+decode of the whole stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def synth_gopro(root: Path, n_frames: int, h: int, w: int, seed: int = 0) -> None:
+    """A GOPRO_Large_all tree with one sequence of textured frames moving 2 px per frame."""
+    import cv2
+
+    from blurgen.io.frames import write_image
+
+    rng = np.random.default_rng(seed)
+    pad = 2 * n_frames + 8
+    base = rng.uniform(0, 255, size=(h // 16 + 1, (w + pad) // 16 + 1, 3)).astype(np.float32)
+    canvas = cv2.resize(base, (w + pad, h), interpolation=cv2.INTER_CUBIC)
+    y, x = np.mgrid[0:h, 0:w + pad]
+    canvas += 40 * np.sin(x[..., None] / 7.0) * (np.sin(y / 23.0)[..., None] > 0)
+    d = root / "GOPRO_Large_all" / "train" / "GOPR0372_07_00"
+    d.mkdir(parents=True, exist_ok=True)
+    for k in range(n_frames):
+        frame = canvas[:, 2 * k:2 * k + w] + rng.normal(0, 3, size=(h, w, 3))
+        write_image(d / f"{k + 1:06d}.png", np.clip(frame, 0, 255).astype(np.uint8))
+
+
+def write_blur_only(path: Path, blurs: list[np.ndarray], compression: str) -> None:
+    """The blur of each sample into one HDF5 file, chunked and filtered as the shard writer does."""
+    import h5py
+
+    from blurgen.shards.writer import DEFAULT_TILE, chunk_shape, compression_options
+
+    hw = blurs[0].shape[:2]
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("blur", shape=(len(blurs), *hw, 3), dtype=np.uint8,
+                              chunks=chunk_shape("blur", hw, DEFAULT_TILE), **compression_options(compression).kwargs)
+        for i, b in enumerate(blurs):
+            ds[i] = b
+
+
+def _make_blur(job, task):
+    sample, times = job.make_timed(task)
+    return sample.arrays["blur"], times
+
+
+def stage_costs(job, tasks, tmp: Path, compression: str) -> dict[str, float]:
+    """ms per sample of each stage, in this process: median over samples for decode,
+    average and flow; write = one shard holding all the samples, divided by their number."""
+    from blurgen.shards.writer import write_shard
+
+    rows, samples = [], []
+    for t in tasks:
+        sample, times = job.make_timed(t)
+        rows.append(times)
+        samples.append(sample)
+    t0 = time.perf_counter()
+    if "flow" in samples[0].arrays:
+        write_shard(tmp / "stage.h5", samples, compression=compression)
+    else:
+        write_blur_only(tmp / "stage.h5", [s.arrays["blur"] for s in samples], compression)
+    write_ms = 1000 * (time.perf_counter() - t0) / len(samples)
+    (tmp / "stage.h5").unlink()
+    out = {k: 1000 * statistics.median(r[k] for r in rows) for k in ("decode", "average", "flow")}
+    out["write"] = write_ms
+    return out
+
+
+def video_costs(root: Path, tmp: Path, gops: list[int], n_windows: int) -> list[tuple[str, ...]]:
+    """Per-window decode of a 240 fps H.264 video made from the frames: seeking (what the
+    video source does) against decoding the whole stream once."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from blurgen.io.frames import list_frames
+    from blurgen.io.video import iter_video_frames, probe_video
+    from blurgen.sources.video import frame_times, read_window, time_tolerance
+
+    seq = root / "GOPRO_Large_all" / "train" / "GOPR0372_07_00"
+    frames = list_frames(seq)
+    rows = []
+    for gop in gops:
+        path = tmp / f"gop{gop}.mp4"
+        loops = max(0, -(-2 * max(gops) // len(frames)) - 1)  # at least two GOPs of frames
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-framerate", "240",
+               "-stream_loop", str(loops), "-start_number", str(frames[0].index), "-i", str(seq / "%06d.png"),
+               "-c:v", "libx264",
+               "-preset", "veryfast", "-g", str(gop), "-pix_fmt", "yuv420p", str(path)]
+        subprocess.run(cmd, check=True)
+        info = probe_video(path)
+        t0 = time.perf_counter()
+        n = sum(1 for _ in iter_video_frames(path))
+        stream_ms = 1000 * (time.perf_counter() - t0) / n
+        ft = frame_times(path)
+        tol = time_tolerance(ft)
+        all_firsts = list(range(0, n - 6, 7))
+        firsts = [all_firsts[int(i)] for i in np.linspace(0, len(all_firsts) - 1, n_windows)]
+        per, hows = [], set()
+        for first in firsts:
+            t0 = time.perf_counter()
+            _, how = read_window(path, first, 7, (info.height, info.width), ft.seek_position(first),
+                                 list(ft.times[first:first + 7]), tol)
+            per.append(time.perf_counter() - t0)
+            hows.add(how)
+        win_ms = 1000 * statistics.median(per)
+        rows.append((str(gop), str(n), f"{stream_ms:.1f} ms", f"{7 * stream_ms:.0f} ms", f"{win_ms:.0f} ms",
+                     f"{win_ms / (7 * stream_ms):.2f}", ",".join(sorted(hows))))
+    return rows
+
+
+def print_table(header, rows) -> None:
+    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(len(header))]
+    print("| " + " | ".join(c.ljust(wd) for c, wd in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (wd + 2) for wd in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(c.ljust(wd) for c, wd in zip(r, widths)) + " |")
+
+
+def pure_decode_ms(job, tasks) -> float:
+    from blurgen.io.frames import read_image
+
+    per = []
+    for t in tasks:
+        t0 = time.perf_counter()
+        for f in t.payload["files"]:
+            read_image(job.root / f)
+        per.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(per)
+
+
+def run_none(job, tasks, workers: int, out: Path, compression: str) -> float:
+    """Seconds for the whole blur-only run with ``workers`` loky processes (main writes)."""
+    from joblib import Parallel, delayed
+
+    t0 = time.perf_counter()
+    backend = "sequential" if workers == 1 else "loky"
+    with Parallel(n_jobs=workers, backend=backend, return_as="generator") as par:
+        blurs = [b for b, _ in par(delayed(_make_blur)(job, t) for t in tasks)]
+    write_blur_only(out, blurs, compression)
+    return time.perf_counter() - t0
+
+
+def run_pipeline(job, workers: int, out: Path, compression: str, limit: int) -> float:
+    from blurgen.pipeline import run
+
+    if out.exists():
+        shutil.rmtree(out)
+    t0 = time.perf_counter()
+    run(job, out, workers=workers, compression=compression, limit=limit, quiet=True, command=["benchmark"])
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=Path, default=None, help="GoPro tree of 1280x720 frames (else synthesized)")
+    ap.add_argument("--size", default="1280x720")
+    ap.add_argument("--samples", type=int, default=8, help="samples (windows of 7) for none and dis")
+    ap.add_argument("--ptlflow-samples", type=int, default=2, help="samples for the ptlflow model")
+    ap.add_argument("--flows", default="none,dis,pwcnet")
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--compression", default="none", help="shard compression (see blurgen.shards.writer)")
+    ap.add_argument("--video-gops", default="30,240", help="GOP sizes of the video test ('' to skip)")
+    ap.add_argument("--video-windows", type=int, default=9)
+    ap.add_argument("--torch-threads", type=int, default=None, help="torch threads per process")
+    args = ap.parse_args()
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+    w, h = (int(v) for v in args.size.lower().split("x"))
+    workers = [int(v) for v in args.workers.split(",")]
+
+    from blurgen.jobs.real import build
+
+    with tempfile.TemporaryDirectory() as tmpd:
+        tmp = Path(tmpd)
+        root = args.frames
+        n_max = max(args.samples, args.ptlflow_samples)
+        if root is None:
+            root = tmp / "gopro"
+            synth_gopro(root, 7 * n_max, h, w)
+        print(f"# {os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.1f}; frames: "
+              f"{'synthesized PNG' if args.frames is None else root}; window 7; compression {args.compression}")
+        header = ("flow", "samples", "decode", "average", "flow", "write", "total", "decode only", "total/decode")
+        header += tuple(f"{k} worker{'s' if k > 1 else ''} s/sample" for k in workers) + ("speed-up",)
+        rows = []
+        for flow in args.flows.split(","):
+            params = {"source": "gopro", "flow_model": flow}
+            if flow not in ("none", "dis", "dis-fast", "farneback", "zero"):
+                params.update(flow_ckpt="random", device="cpu")
+            job = build(params, root)
+            n = args.samples if flow in ("none", "dis", "dis-fast", "farneback") else args.ptlflow_samples
+            tasks = sorted(job.tasks(), key=lambda t: t.key)[:n]
+            if not tasks:
+                raise SystemExit(f"no windows under {root}")
+            job.make_timed(tasks[0])  # warm up: page cache, lazy imports, model load
+            dec = pure_decode_ms(job, tasks)
+            st = stage_costs(job, tasks, tmp, args.compression)
+            total = sum(st.values())
+            per = {}
+            for k in workers:
+                if flow == "none":
+                    run_none(job, tasks[:1], k, tmp / "warm.h5", args.compression)  # start the workers
+                    per[k] = run_none(job, tasks, k, tmp / f"none-{k}.h5", args.compression) / len(tasks)
+                else:
+                    run_pipeline(job, k, tmp / "warm", args.compression, 1)
+                    per[k] = run_pipeline(job, k, tmp / f"run-{k}", args.compression, len(tasks)) / len(tasks)
+            speed = per[workers[0]] / per[workers[-1]] if len(workers) > 1 else 1.0
+            rows.append((flow if flow == "none" or flow.startswith("dis") else f"{flow} (random w.)", str(len(tasks)),
+                         *(f"{st[k]:.0f} ms" for k in ("decode", "average", "flow", "write")),
+                         f"{total:.0f} ms", f"{dec:.0f} ms", f"{total / dec:.2f}",
+                         *(f"{per[k]:.3f}" for k in workers), f"{speed:.2f}x"))
+            print("  done:", rows[-1][0], file=sys.stderr)
+        print_table(header, rows)
+        if args.video_gops:
+            print(f"\n# video source: windows of 7 decoded by seeking (median of {args.video_windows} windows "
+                  "spread over the video; the frames loop to fill two GOPs) vs the same 7 frames' share of one stream decode")
+            print_table(("GOP", "frames", "stream decode / frame", "7 frames of stream", "seek window",
+                         "window / stream", "path"),
+                        video_costs(root, tmp, [int(g) for g in args.video_gops.split(",")], args.video_windows))
+
+
+if __name__ == "__main__":
+    main()
