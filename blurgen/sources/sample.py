@@ -1,0 +1,430 @@
+"""The bundled procedural sample: real dataset layouts with exact ground truth.
+
+``write_sample(out, SampleConfig(...))`` writes, under ``out``:
+
+- ``monkaa/``: ``frames_cleanpass/<scene>/left/NNNN.png`` and
+  ``optical_flow/<scene>/into_{future,past}/left/OpticalFlowInto{Future,Past}_NNNN_L.pfm``
+  (exact flow NNNN -> NNNN+1 and NNNN -> NNNN-1; as in the real data there is one flow file
+  per frame in each direction, so the last into-future and the first into-past files point
+  to frames that are not on disk);
+- ``gopro/GOPRO_Large_all/{train,test}/<seq>/NNNNNN.png`` (240 fps, from 000001; one
+  sequence has a gap in its numbering);
+- ``nfs/<seq>/240/<seq>/NNNNN.jpg`` (from 00001) with ``nfs/<seq>/240/<seq>.txt`` (one
+  box per frame) and a ``30/`` folder beside ``240/`` (every 8th frame);
+- ``video/<name>.mp4`` (240 fps, libx264);
+- ``truth/``: continuous-time blur and exact flows per Monkaa pair and per 7-frame window,
+  ``truth/index.json`` and ``truth/README.md`` (see :data:`TRUTH_README`);
+- ``sample.json`` last, so a killed run never looks complete.
+
+Pure scene maths lives in :mod:`blurgen.sources.procedural`; this module is the I/O edge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from blurgen import __version__
+from blurgen.errors import ConfigError
+from blurgen.sources.procedural.catalog import LAYOUTS, SeqSpec, build_scene, sequences
+from blurgen.sources.procedural.scene import Scene
+from blurgen.sources.windows import plan_windows
+
+SAMPLE_FORMAT = 1
+WINDOW = 7  # frames averaged per 240 fps blur window (about 30 fps)
+NFS_30FPS_STEP = 8  # the 30/ folder of an NfS sequence holds every 8th 240 fps frame
+MIN_SIDE, MAX_SIDE = 32, 4096
+ENTRIES = ("monkaa", "gopro", "nfs", "video", "truth", "sample.json")
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """What ``blurgen sample`` writes.
+
+    ``width`` x ``height`` pixels (even sides when the video is written: yuv420p);
+    ``seed`` fixes everything; ``only`` the layouts (subset of ``monkaa, gopro, nfs,
+    video``); ``blur_step`` the largest displacement (pixels) between consecutive
+    sub-frame renders of a truth blur; ``crf`` the x264 quality of the video;
+    ``workers`` processes (sequences are independent; the output does not depend on it).
+    """
+
+    width: int = 320
+    height: int = 180
+    seed: int = 0
+    only: tuple[str, ...] = LAYOUTS
+    blur_step: float = 0.5
+    crf: int = 14
+    workers: int = 1
+
+    def check(self) -> None:
+        """Raise ConfigError on a value the sample cannot be written with."""
+        for name, v in (("width", self.width), ("height", self.height)):
+            if not (MIN_SIDE <= v <= MAX_SIDE):
+                raise ConfigError(f"--size: {name} {v} is out of range ({MIN_SIDE}..{MAX_SIDE} pixels)")
+        bad = [x for x in self.only if x not in LAYOUTS]
+        if bad or not self.only:
+            raise ConfigError(f"--only: unknown layout(s) {', '.join(bad) or '(none given)'}; "
+                              f"choose from {', '.join(LAYOUTS)}")
+        if "video" in self.only and (self.width % 2 or self.height % 2):
+            raise ConfigError(f"--size {self.width}x{self.height}: the video needs an even width and "
+                              "height (yuv420p); use even sides or leave the video out with --only")
+        if not (0.05 <= self.blur_step <= 2.0):
+            raise ConfigError(f"--blur-step {self.blur_step} is out of range (0.05..2 pixels)")
+        if not (0 <= self.crf <= 51):
+            raise ConfigError(f"--crf {self.crf} is out of range (0..51)")
+        if self.workers < 1:
+            raise ConfigError(f"--workers {self.workers} must be at least 1")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"WxH"`` -> ``(W, H)``; ConfigError with the expected form otherwise."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ConfigError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 320x180")
+    return int(parts[0]), int(parts[1])
+
+
+# -- paths of the layouts -------------------------------------------------------------
+
+def frame_path(spec: SeqSpec, index: int) -> str:
+    """Path (posix, relative to the sample root) of frame ``index`` of ``spec``."""
+    n = f"{index:0{spec.digits}d}"
+    if spec.layout == "monkaa":
+        return f"monkaa/frames_cleanpass/{spec.name}/left/{n}.png"
+    if spec.layout == "gopro":
+        return f"gopro/GOPRO_Large_all/{spec.split}/{spec.name}/{n}.png"
+    if spec.layout == "nfs":
+        return f"nfs/{spec.name}/240/{spec.name}/{n}.jpg"
+    raise ValueError(f"{spec.layout} frames are not image files")
+
+
+def monkaa_flow_path(scene: str, index: int, direction: str) -> str:
+    """``direction`` ``"future"`` (flow index -> index + 1) or ``"past"`` (index -> index - 1)."""
+    d = {"future": "Future", "past": "Past"}[direction]
+    return f"monkaa/optical_flow/{scene}/into_{direction}/left/OpticalFlowInto{d}_{index:04d}_L.pfm"
+
+
+def video_path(spec: SeqSpec) -> str:
+    return f"video/{spec.name}.mp4"
+
+
+def _truth_dir(spec: SeqSpec) -> str:
+    if spec.layout == "gopro":
+        return f"truth/gopro/{spec.split}/{spec.name}"
+    return f"truth/{spec.layout}/{spec.name}"
+
+
+# -- writing one sequence -------------------------------------------------------------
+
+def _max_norm(flow: np.ndarray) -> float:
+    return float(np.sqrt((flow.astype(np.float64) ** 2).sum(axis=2)).max())
+
+
+def _write_video(path: Path, frames: list[np.ndarray], crf: int) -> None:
+    """Encode RGB uint8 frames as 240 fps H.264 (yuv420p), atomically."""
+    import imageio_ffmpeg
+
+    h, w = frames[0].shape[:2]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=path.parent)
+    os.close(fd)
+    try:
+        writer = imageio_ffmpeg.write_frames(
+            tmp, (w, h), pix_fmt_in="rgb24", pix_fmt_out="yuv420p", fps=240, quality=None,
+            codec="libx264", macro_block_size=1, ffmpeg_log_level="error",
+            output_params=["-crf", str(crf), "-preset", "medium", "-threads", "1",
+                           "-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1"])
+        writer.send(None)
+        for f in frames:
+            writer.send(np.ascontiguousarray(f))
+        writer.close()
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _nfs_box(scene: Scene, t: float) -> tuple[int, int, int, int, int]:
+    """``(xmin, ymin, xmax, ymax, occluded)`` of the NfS target (the last sprite) at ``t``:
+    the pixels whose centre its outline contains, including those hidden by nothing else
+    (it is the front layer); ``occluded`` 1 when part of it lies outside the image."""
+    ids = scene.layer_map(t)
+    ys, xs = np.nonzero(ids == len(scene.sprites))
+    if len(xs) == 0:  # cannot happen for the bundled scenes: the target stays near the centre
+        return 0, 0, 0, 0, 1
+    x0, x1, y0, y1 = int(xs.min()), int(xs.max()), int(ys.min()), int(ys.max())
+    touches = x0 == 0 or y0 == 0 or x1 == scene.width - 1 or y1 == scene.height - 1
+    return x0, y0, x1, y1, int(touches)
+
+
+def _write_sequence(out: Path, spec: SeqSpec, cfg: SampleConfig) -> dict:
+    """Write one sequence's files and truth; return its record for ``truth/index.json``."""
+    from blurgen.io import write_flo, write_image, write_pfm
+
+    scene = build_scene(spec, cfg.seed, cfg.width, cfg.height)
+    files: list[str] = []
+    items: list[dict] = []
+    dropped: list[dict] = []
+
+    def put(rel: str, writer, arr) -> None:
+        p = out / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        writer(p, arr)
+        files.append(rel)
+
+    indices = spec.indices()
+    frames = {i: scene.frame(spec.time(i)) for i in indices}
+    tdir = _truth_dir(spec)
+
+    if spec.layout == "video":
+        p = out / video_path(spec)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        _write_video(p, [frames[i] for i in indices], cfg.crf)
+        files.append(video_path(spec))
+    else:
+        for i in indices:
+            put(frame_path(spec, i), write_image, frames[i])
+
+    if spec.layout == "monkaa":
+        fwd: dict[int, np.ndarray] = {}
+        for i in indices:
+            fwd[i] = scene.flow(spec.time(i), spec.time(i) + 1)
+            put(monkaa_flow_path(spec.name, i, "future"), write_pfm, fwd[i])
+            put(monkaa_flow_path(spec.name, i, "past"), write_pfm, scene.flow(spec.time(i), spec.time(i) - 1))
+        for i in indices[:-1]:
+            t0, t1 = spec.time(i), spec.time(i + 1)
+            blur, n = scene.blur(t0, t1, cfg.blur_step)
+            rel = f"{tdir}/blur_{i:04d}_{i + 1:04d}.pfm"
+            put(rel, write_pfm, blur)
+            items.append({
+                "layout": "monkaa", "sequence": spec.name, "first": i, "last": i + 1,
+                "t0": t0, "t1": t1, "frames": [frame_path(spec, i), frame_path(spec, i + 1)],
+                "blur": rel, "flow_fwd": monkaa_flow_path(spec.name, i, "future"),
+                "flow_bwd": monkaa_flow_path(spec.name, i + 1, "past"),
+                "s": round(_max_norm(fwd[i]), 4), "n_sub": n,
+            })
+    else:
+        windows, gaps = plan_windows(indices, WINDOW)
+        d = spec.digits
+        for w in windows:
+            t0, t1 = spec.time(w.first), spec.time(w.last)
+            stem = f"{w.first:0{d}d}_{w.last:0{d}d}"
+            back = f"{w.last:0{d}d}_{w.first:0{d}d}"
+            ffwd = scene.flow(t0, t1)
+            put(f"{tdir}/flow_{stem}.flo", write_flo, ffwd)
+            put(f"{tdir}/flow_{back}.flo", write_flo, scene.flow(t1, t0))
+            blur, n = scene.blur(t0, t1, cfg.blur_step)
+            put(f"{tdir}/blur_{stem}.pfm", write_pfm, blur)
+            item = {
+                "layout": spec.layout, "sequence": spec.name, "first": w.first, "last": w.last,
+                "t0": t0, "t1": t1, "blur": f"{tdir}/blur_{stem}.pfm",
+                "flow_fwd": f"{tdir}/flow_{stem}.flo", "flow_bwd": f"{tdir}/flow_{back}.flo",
+                "s": round(_max_norm(ffwd), 4), "n_sub": n,
+            }
+            if spec.layout == "video":
+                item["video"] = video_path(spec)
+            else:
+                item["frames"] = [frame_path(spec, i) for i in w.frames]
+            if spec.split:
+                item["split"] = spec.split
+            items.append(item)
+        for g in gaps:
+            dropped.append({"layout": spec.layout, "sequence": spec.name, "first": g.first,
+                            "present": list(g.present), "gap": list(g.gap), "reason": g.reason})
+
+    if spec.layout == "nfs":
+        lines = []
+        for i in indices:
+            x0, y0, x1, y1, occ = _nfs_box(scene, spec.time(i))
+            lines.append(f'1 {x0} {y0} {x1} {y1} {i} 0 {occ} 0 "{spec.label}"')
+        rel = f"nfs/{spec.name}/240/{spec.name}.txt"
+        (out / rel).write_text("\n".join(lines) + "\n")
+        files.append(rel)
+        # The 30 fps folder beside 240/: every 8th frame, renumbered from 00001, with its boxes.
+        lines30 = []
+        for k, i in enumerate(indices[::NFS_30FPS_STEP], start=1):
+            put(f"nfs/{spec.name}/30/{spec.name}/{k:05d}.jpg", write_image, frames[i])
+            x0, y0, x1, y1, occ = _nfs_box(scene, spec.time(i))
+            lines30.append(f'1 {x0} {y0} {x1} {y1} {k} 0 {occ} 0 "{spec.label}"')
+        rel = f"nfs/{spec.name}/30/{spec.name}.txt"
+        (out / rel).write_text("\n".join(lines30) + "\n")
+        files.append(rel)
+
+    seq = {"layout": spec.layout, "name": spec.name, "frames": len(indices),
+           "first_index": spec.first_index, "last_index": indices[-1]}
+    if spec.split:
+        seq["split"] = spec.split
+    if spec.missing:
+        seq["missing"] = list(spec.missing)
+    if spec.layout == "video":
+        seq["path"] = video_path(spec)
+        seq["fps"] = 240
+    return {"sequence": seq, "files": files, "items": items, "dropped": dropped}
+
+
+# -- the whole sample -----------------------------------------------------------------
+
+def _prepare(out: Path, overwrite: bool) -> None:
+    """Make ``out`` ready: refuse a non-empty folder unless ``overwrite``; then remove
+    ``sample.json`` first (so the old sample stops looking complete) and our subfolders."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a folder; give a new folder name")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise ConfigError(f"{out}: folder is not empty; give a new folder or pass --overwrite")
+        (out / "sample.json").unlink(missing_ok=True)
+        for name in ENTRIES:
+            p = out / name
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _stats(values: list[float]) -> dict:
+    if not values:
+        return {"count": 0}
+    return {"count": len(values), "min": round(min(values), 3),
+            "median": round(statistics.median(values), 3), "max": round(max(values), 3)}
+
+
+MONKAA_BANDS = ((0.0, 5.0), (5.0, 20.0), (20.0, 50.0), (50.0, 100.0), (100.0, float("inf")))
+
+
+def band_counts(s_values: list[float]) -> dict[str, int]:
+    """Counts of ``s`` per band ``[lo, hi)``: ``"<5"``, ``"5-20"``, ``"20-50"``, ``"50-100"``, ``">100"``."""
+    names = ("<5", "5-20", "20-50", "50-100", ">100")
+    return {n: sum(lo <= s < hi for s in s_values) for n, (lo, hi) in zip(names, MONKAA_BANDS)}
+
+
+def write_sample(out: str | os.PathLike, cfg: SampleConfig = SampleConfig(), *,
+                 overwrite: bool = False) -> dict:
+    """Write the sample to ``out``; return the content of ``out/sample.json``.
+
+    Deterministic in ``cfg`` except ``workers``: the same config writes the same bytes on
+    the same platform and library versions. Raises ConfigError on a bad config or a
+    non-empty ``out`` without ``overwrite``.
+    """
+    cfg.check()
+    out = Path(out)
+    _prepare(out, overwrite)
+    specs = sequences(tuple(cfg.only))
+    if cfg.workers > 1 and len(specs) > 1:
+        from joblib import Parallel, delayed
+
+        records = Parallel(n_jobs=min(cfg.workers, len(specs)))(
+            delayed(_write_sequence)(out, s, cfg) for s in specs)
+    else:
+        records = [_write_sequence(out, s, cfg) for s in specs]
+
+    items = [it for r in records for it in r["items"]]
+    dropped = [d for r in records for d in r["dropped"]]
+    truth = out / "truth"
+    truth.mkdir(exist_ok=True)
+    index = {"format": SAMPLE_FORMAT, "blur_step_px": cfg.blur_step, "window": WINDOW,
+             "items": items, "dropped_windows": dropped}
+    _write_text(truth / "index.json", json.dumps(index, indent=1) + "\n")
+    _write_text(truth / "README.md", TRUTH_README)
+
+    layouts: dict[str, dict] = {}
+    for layout in cfg.only:
+        recs = [r for r in records if r["sequence"]["layout"] == layout]
+        s_vals = [it["s"] for r in recs for it in r["items"]]
+        n_truth = sum(f.startswith("truth/") for r in recs for f in r["files"])
+        entry = {
+            "sequences": [r["sequence"] for r in recs],
+            "files": sum(len(r["files"]) for r in recs) - n_truth,
+            "truth_files": n_truth,
+            "truth_items": len(s_vals),
+            "s": _stats(s_vals),
+        }
+        if layout == "monkaa":
+            entry["s_bands"] = band_counts(s_vals)
+        layouts[layout] = entry
+    meta = {
+        "format": SAMPLE_FORMAT,
+        "generator": "blurgen sample",
+        "blurgen_version": __version__,
+        "seed": cfg.seed,
+        "size": [cfg.width, cfg.height],
+        "only": list(cfg.only),
+        "blur_step_px": cfg.blur_step,
+        "video_crf": cfg.crf,
+        "layouts": layouts,
+    }
+    _write_text(out / "sample.json", json.dumps(meta, indent=1) + "\n")  # last: marks completion
+    return meta
+
+
+def _write_text(path: Path, text: str) -> None:
+    from blurgen.io._atomic import atomic_write_bytes
+
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_sample_meta(out: str | os.PathLike) -> dict:
+    """The ``sample.json`` of a complete sample; ConfigError when it is absent (incomplete)."""
+    p = Path(out) / "sample.json"
+    if not p.is_file():
+        raise ConfigError(f"{out}: no sample.json, so not a complete sample; run `blurgen sample {out}` again")
+    return json.loads(p.read_text())
+
+
+def scene_for(out_or_meta: str | os.PathLike | dict, layout: str, name: str) -> tuple[SeqSpec, Scene]:
+    """The spec and scene of one sequence of a written sample (from its ``sample.json``),
+    to compute truth the files do not hold (any time, any window)."""
+    meta = out_or_meta if isinstance(out_or_meta, dict) else read_sample_meta(out_or_meta)
+    for spec in sequences(LAYOUTS):
+        if spec.layout == layout and spec.name == name:
+            w, h = meta["size"]
+            return spec, build_scene(spec, int(meta["seed"]), int(w), int(h))
+    raise ConfigError(f"no sequence {layout}/{name} in the sample")
+
+
+TRUTH_README = """\
+# Ground truth of the blurgen sample
+
+Written by `blurgen sample`. The scenes are procedural 2D layer scenes in continuous time
+(a textured background seen by a moving camera, and textured objects that translate,
+rotate and scale, with occlusions), so their flow and their motion blur are known exactly.
+Frame number i of a sequence is the render at time t = i - first_index (in frames);
+`truth/index.json` gives t0 and t1 for every item.
+
+## Files
+- `index.json`: `items`, one per Monkaa pair and per 7-frame window, with the paths of its
+  frames (or video), blur and flows, `t0`, `t1`, `s` (max flow length first -> last, px)
+  and `n_sub` (sub-frame renders averaged); `dropped_windows`: window positions cut by a
+  gap in the frame numbering (no truth).
+- `monkaa/<scene>/blur_AAAA_BBBB.pfm`: blur of the pair (A, B = A + 1). The pair's flows are
+  the Monkaa files themselves: `OpticalFlowIntoFuture_A_L.pfm` (A -> B) and
+  `OpticalFlowIntoPast_B_L.pfm` (B -> A).
+- `gopro/{train,test}/<seq>/`, `nfs/<seq>/`, `video/<name>/`: per 7-frame window
+  (first frame F, last frame L = F + 6; numbers as in the file names; video frames count
+  from 0 in decoding order): `blur_F_L.pfm`, `flow_F_L.flo` (F -> L), `flow_L_F.flo` (L -> F).
+  Windows are non-overlapping, laid from the first frame of each run of consecutive
+  frame numbers (`blurgen.sources.windows.plan_windows`).
+
+## Conventions
+- Flow: Middlebury `.flo` or 3-channel PFM (third channel zero), float32, pixels;
+  channel 0 = x (right), 1 = y (down); pixel centres at integer coordinates. The flow
+  A -> B at pixel p is where the surface seen at p in frame A is at time B, for every
+  pixel, including surfaces hidden or outside the image at B. It is exact: each layer's
+  motion is a similarity transform, and the front-most layer whose outline contains the
+  pixel centre carries the pixel.
+- Blur: PFM `PF`, float32 RGB in [0, 255], not quantised (rows top to bottom in memory;
+  stored bottom to top as PFM requires). It is the continuous-time average of the scene
+  over [t0, t1]: the mean of n_sub renders at t0 + (i + 1/2)(t1 - t0)/n_sub, with n_sub
+  chosen so that no pixel moves more than `blur_step_px` between consecutive renders.
+  This is the blur a camera with a shutter open from frame A to frame B records; averaging
+  only the 7 frames differs from it where things move more than about 1 px per frame.
+- The frames on disk are the same renders at integer times, rounded to 8 bits (the video
+  is H.264 at the `video_crf` of `../sample.json`, so it also carries coding loss).
+"""
