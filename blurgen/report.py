@@ -72,6 +72,17 @@ def _label(tile_w: int, lines: list[str]) -> np.ndarray:
     return band
 
 
+def _tag(img: np.ndarray, text: str) -> np.ndarray:
+    """Write ``text`` in the top-left corner of a tile, white on a dark box."""
+    import cv2
+
+    img = img.copy()
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+    img[: th + 6, : tw + 6] = (img[: th + 6, : tw + 6] * 0.35).astype(np.uint8)
+    cv2.putText(img, text, (3, th + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    return img
+
+
 def contact_sheet(out: Path, n: int = 8, seed: int = 0, tile_width: int = 200) -> np.ndarray:
     """(H, W, 3) uint8 RGB: one row per random sample: blur | flow colour | first | last."""
     import h5py
@@ -94,16 +105,13 @@ def contact_sheet(out: Path, n: int = 8, seed: int = 0, tile_width: int = 200) -
                     tiles.append(f[extra][r["index"]])
                     names.append(extra)
         meta = r["meta"]
-        info = [r["key"][-34:]]
-        bits = [f"{k}={meta[k]:.1f}" if isinstance(meta[k], float) else f"{k}={meta[k]}"
-                for k in ("s", "n") if k in meta]
-        if bits:
-            info.append(" ".join(bits))
-        row = [np.vstack([_fit(t, tile_width), _label(tile_width, [name] + (info if j == 0 else [""] * len(info)))])
-               for j, (t, name) in enumerate(zip(tiles, names))]
-        hmax = max(t.shape[0] for t in row)
-        row = [np.vstack([t, np.full((hmax - t.shape[0], tile_width, 3), 255, np.uint8)]) for t in row]
-        rows.append(np.hstack(row))
+        bits = [r["key"]] + [f"{k}={meta[k]:.1f}" if isinstance(meta[k], float) else f"{k}={meta[k]}"
+                             for k in ("s", "n") if k in meta]
+        fitted = [_tag(_fit(t, tile_width), name) for t, name in zip(tiles, names)]
+        hmax = max(t.shape[0] for t in fitted)
+        fitted = [np.vstack([t, np.full((hmax - t.shape[0], tile_width, 3), 255, np.uint8)]) for t in fitted]
+        strip = np.hstack(fitted)
+        rows.append(np.vstack([strip, _label(strip.shape[1], ["  ".join(bits)])]))
     wmax = max(r.shape[1] for r in rows)
     rows = [np.hstack([r, np.full((r.shape[0], wmax - r.shape[1], 3), 255, np.uint8)]) for r in rows]
     return np.vstack(rows)
