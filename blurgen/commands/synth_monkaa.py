@@ -1,13 +1,89 @@
-"""CLI command(s); heavy imports happen inside the function bodies."""
+"""``blurgen synth-monkaa``: Monkaa synthetic blur (interpolate + average) to HDF5 shards.
+
+Heavy imports (numpy, OpenCV, torch) happen inside the function body.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from blurgen.errors import NotBuiltError
+from blurgen.commands._common import pipeline_options
+
+DEFAULT_RECIPE = "monkaa"
+# recipe [monkaa] keys that flags override
+FLAG_KEYS = ("interpolator", "method", "slomo_ckpt", "trust_checkpoint", "camera", "render_pass", "max_s",
+             "min_n", "n_train", "n_test", "split_seed", "store_ends", "device", "slomo_batch")
 
 
-@click.command("synth-monkaa", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def synth_monkaa() -> None:
-    """Not built yet."""
-    raise NotBuiltError("`blurgen synth-monkaa` is not built in this version yet")
+def monkaa_params(recipe: dict, flags: dict) -> dict:
+    """The job params from the recipe's ``[monkaa]`` section and the flags (None = not given)."""
+    from blurgen.errors import ConfigError
+
+    section = dict(recipe.get("monkaa", {}))
+    unknown = sorted(set(section) - set(FLAG_KEYS))
+    if unknown:
+        raise ConfigError(f"recipe [monkaa] has unknown key(s): {', '.join(unknown)} (known: {', '.join(FLAG_KEYS)})")
+    for k in FLAG_KEYS:
+        if flags.get(k) is not None:
+            section[k] = flags[k]
+    if section.get("interpolator") != "superslomo":
+        # A checkpoint in the recipe belongs to Super-SloMo only.
+        section.pop("slomo_ckpt", None)
+        section.pop("trust_checkpoint", None)
+        section.pop("slomo_batch", None)
+    return {k: section[k] for k in FLAG_KEYS if section.get(k) is not None}
+
+
+@click.command("synth-monkaa")
+@click.option("--root", required=True, type=click.Path(path_type=Path),
+              help="The Monkaa folder holding frames_cleanpass/ (or frames_cleanpass_webp/) and optical_flow/.")
+@click.option("--interpolator", type=click.Choice(["flow-guided", "superslomo", "linear"]), default=None,
+              help="flow-guided: the GT flows, no weights (offline default); superslomo: the paper's network "
+                   "(--slomo-ckpt); linear: cross-fade baseline [recipe: flow-guided].")
+@click.option("--method", type=click.Choice(["splat", "warp", "slomo"]), default=None,
+              help="How flow-guided forms frames: splat (forward splatting, default), warp, slomo "
+                   "(Super-SloMo's flow equations); see docs/monkaa.md.")
+@click.option("--slomo-ckpt", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Super-SloMo checkpoint of the public port (state_dictFC, state_dictAT).")
+@click.option("--trust-checkpoint", is_flag=True, default=None,
+              help="Unpickle --slomo-ckpt in full (the public file holds a datetime, which the safe loader "
+                   "refuses); only for files from a trusted source.")
+@click.option("--camera", type=click.Choice(["left", "right", "both"]), default=None, help="Camera(s) [left].")
+@click.option("--pass", "render_pass", type=click.Choice(["clean", "final"]), default=None,
+              help="Render pass of the frames; final already has rendered motion blur [clean].")
+@click.option("--store-ends/--no-store-ends", default=None, help="Also store the sharp first and last frames.")
+@click.option("--max-s", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Skip pairs whose largest GT displacement s exceeds this many pixels [100].")
+@click.option("--min-n", type=click.IntRange(min=0), default=None,
+              help="Fewest interpolated frames: n = max(ceil(s), MIN_N) [5].")
+@click.option("--n-train", type=click.IntRange(min=0), default=None, help="Training pairs to select [10000].")
+@click.option("--n-test", type=click.IntRange(min=0), default=None, help="Test pairs to select [1200].")
+@click.option("--split-seed", type=int, default=None, help="Seed of the pair split (not the run --seed) [0].")
+@click.option("--device", default=None, help="Device for Super-SloMo: cpu, cuda, cuda:N [GPU when present].")
+@click.option("--slomo-batch", type=click.IntRange(min=1), default=None,
+              help="Interpolated times per Super-SloMo pass [as memory allows].")
+@pipeline_options
+def synth_monkaa(root, interpolator, method, slomo_ckpt, trust_checkpoint, camera, render_pass, store_ends,
+                 max_s, min_n, n_train, n_test, split_seed, device, slomo_batch, **opts) -> None:
+    """Synthetic blur from Monkaa: for each frame pair (t, t+1), s = the largest GT flow
+    displacement; pairs with s > 100 are skipped (and recorded); otherwise n = max(ceil(s), 5)
+    frames are interpolated and averaged with the two end frames. Labels: the GT flow both ways.
+
+    Example: `blurgen synth-monkaa --root SAMPLE/monkaa --out O` (flow-guided, offline).
+    """
+    from blurgen.commands._common import run_from_cli
+    from blurgen.jobs.monkaa import build
+    from blurgen.recipe import load_recipe
+
+    recipe = load_recipe(opts.pop("recipe") or DEFAULT_RECIPE)
+    flags = dict(interpolator=interpolator, method=method,
+                 slomo_ckpt=None if slomo_ckpt is None else str(slomo_ckpt),
+                 trust_checkpoint=trust_checkpoint, camera=camera, render_pass=render_pass, max_s=max_s,
+                 min_n=min_n, n_train=n_train, n_test=n_test, split_seed=split_seed, store_ends=store_ends,
+                 device=device, slomo_batch=slomo_batch)
+    params = monkaa_params(recipe, flags)
+    recipe = {**recipe, "monkaa": dict(params)}
+    job = build(params, root)
+    run_from_cli(job, recipe=recipe, **opts)

@@ -1,0 +1,265 @@
+"""The ``synth-monkaa`` job: synthetic blur from Monkaa frame pairs and their exact flow.
+
+One sample = one pair ``(t, t + 1)`` (``blurgen.sources.monkaa``). The rule of the
+B2F-net paper: ``s`` = the largest displacement (L2, pixels) of the flow ``t -> t+1``;
+pairs with ``s > max_s`` (100) are skipped and recorded with their ``s``; otherwise
+``n = max(ceil(s), min_n)`` frames are interpolated at ``k / (n + 1)`` and averaged with
+the two end frames (``blurgen.synth``).
+
+Sample arrays: ``blur`` (H, W, 3) uint8; ``flow`` t -> t+1 and ``flow_bwd`` t+1 -> t,
+(H, W, 2) float32 px (the ground truth); with ``store_ends`` also ``first``, ``last``.
+Meta: source, scene, camera, index, frames, pass, s, n, interpolator, split.
+
+Bad input (a missing or unreadable frame or PFM, non-finite flow, sizes that differ)
+raises InputError naming the file when the pair is made.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from blurgen.errors import ConfigError, InputError, SkipSample
+from blurgen.pipeline import Task
+from blurgen.shards.schema import Sample
+from blurgen.sources import monkaa as src
+from blurgen.synth.interpolate import INTERPOLATORS, FlowGuidedInterpolator
+
+
+@dataclass(frozen=True)
+class MonkaaConfig:
+    """Settings of a synth-monkaa run (the job's ``params``; JSON).
+
+    interpolator: ``flow-guided`` | ``superslomo`` | ``linear``; method: the flow-guided
+    construction (``splat`` | ``warp`` | ``slomo``); slomo_ckpt: Super-SloMo checkpoint
+    file (needed for ``superslomo``); trust_checkpoint: unpickle it in full. camera:
+    ``left`` | ``right`` | ``both``; render_pass: ``clean`` | ``final``. max_s: pairs with
+    larger ``s`` (pixels) are skipped; min_n: fewest interpolated frames. n_train, n_test,
+    split_seed: the split (:func:`blurgen.sources.monkaa.split_pairs`). store_ends: also
+    store the sharp end frames. device: for Super-SloMo (``cpu``, ``cuda``; None = GPU when
+    present). slomo_batch: times per Super-SloMo pass (None = as memory allows).
+    """
+
+    interpolator: str = "flow-guided"
+    method: str = "splat"
+    slomo_ckpt: str | None = None
+    trust_checkpoint: bool = False
+    camera: str = "left"
+    render_pass: str = "clean"
+    max_s: float = 100.0
+    min_n: int = 5
+    n_train: int = src.PAPER_TRAIN
+    n_test: int = src.PAPER_TEST
+    split_seed: int = 0
+    store_ends: bool = False
+    device: str | None = None
+    slomo_batch: int | None = None
+
+    def __post_init__(self):
+        if self.interpolator not in INTERPOLATORS:
+            raise ConfigError(f"unknown interpolator {self.interpolator!r}; choose one of {', '.join(INTERPOLATORS)}")
+        if self.method not in FlowGuidedInterpolator.METHODS:
+            raise ConfigError(f"unknown flow-guided method {self.method!r}; "
+                              f"choose one of {', '.join(FlowGuidedInterpolator.METHODS)}")
+        src.cameras_for(self.camera)
+        if self.render_pass not in src.PASSES:
+            raise ConfigError(f"--pass must be clean or final, got {self.render_pass!r}")
+        if not (isinstance(self.max_s, (int, float)) and math.isfinite(self.max_s) and self.max_s > 0):
+            raise ConfigError(f"--max-s must be a positive number of pixels, got {self.max_s!r}")
+        if int(self.min_n) < 0:
+            raise ConfigError(f"--min-n must be >= 0, got {self.min_n}")
+        if self.interpolator == "superslomo" and not self.slomo_ckpt:
+            raise ConfigError("--interpolator superslomo needs --slomo-ckpt FILE (the public Super-SloMo "
+                              "checkpoint; see docs/monkaa.md), or use --interpolator flow-guided (no weights)")
+        if self.slomo_batch is not None and int(self.slomo_batch) < 1:
+            raise ConfigError(f"slomo_batch must be >= 1, got {self.slomo_batch}")
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "MonkaaConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ConfigError(f"unknown synth-monkaa setting(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        return cls(**params)
+
+    def to_params(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def label(self) -> str:
+        """The interpolator as recorded in each sample's meta."""
+        return f"flow-guided/{self.method}" if self.interpolator == "flow-guided" else self.interpolator
+
+
+class MonkaaJob:
+    """Job of kind ``synth-monkaa`` (see docs/internals.md for the interface)."""
+
+    kind = "synth-monkaa"
+
+    def __init__(self, config: MonkaaConfig, root: Path):
+        self.config = config
+        self.root = Path(root)
+        self.params = config.to_params()
+        self._plan: tuple[list[Task], list[dict]] | None = None
+        self._interp = None
+        if config.slomo_ckpt and config.interpolator == "superslomo":
+            p = Path(config.slomo_ckpt)
+            if not p.is_file():
+                raise InputError(p, "Super-SloMo checkpoint not found", "give --slomo-ckpt the path of the .ckpt file")
+
+    # -- planning ---------------------------------------------------------------------
+    def _planned(self) -> tuple[list[Task], list[dict]]:
+        if self._plan is not None:
+            return self._plan
+        from blurgen.io.frames import image_size
+
+        c = self.config
+        pairs, notes = src.find_pairs(self.root, render_pass=c.render_pass, camera=c.camera)
+        skips = [dict(n) for n in notes]
+        split = src.split_pairs([p.key for p in pairs], n_train=c.n_train, n_test=c.n_test, seed=c.split_seed)
+        sizes: dict[tuple[str, str], tuple[int, int] | None] = {}
+        tasks: list[Task] = []
+        unselected = 0
+        for p in pairs:
+            if p.key not in split:
+                unselected += 1
+                continue
+            folder = (p.scene, p.camera)
+            if folder not in sizes:
+                sizes[folder] = self._folder_size(p, image_size)
+            size = sizes[folder]
+            if size is None:
+                skips.append({"key": p.key, "reason": f"no readable frame in {Path(p.frame0).parent.as_posix()}/"})
+                continue
+            tasks.append(Task(p.key, split[p.key], size, {
+                "scene": p.scene, "camera": p.camera, "index": p.index,
+                "frame0": p.frame0, "frame1": p.frame1, "flow01": p.flow01, "flow10": p.flow10,
+            }))
+        if unselected:
+            skips.append({"key": "monkaa", "reason": f"{unselected} pair(s) not selected: the split takes "
+                          f"{c.n_train} train + {c.n_test} test pairs (seed {c.split_seed})", "count": unselected})
+        self._plan = (tasks, skips)
+        return self._plan
+
+    def _folder_size(self, pair: src.MonkaaPair, image_size) -> tuple[int, int] | None:
+        folder = self.root / Path(pair.frame0).parent
+        for name in sorted(q.name for q in folder.iterdir()):
+            try:
+                return tuple(image_size(folder / name))
+            except InputError:
+                continue
+        return None
+
+    def tasks(self) -> list[Task]:
+        return list(self._planned()[0])
+
+    def planned_skips(self) -> list[dict]:
+        return [dict(s) for s in self._planned()[1]]
+
+    def inputs(self) -> list[str]:
+        files: set[str] = set()
+        for t in self._planned()[0]:
+            p = t.payload
+            files.update((p["frame0"], p["frame1"], p["flow01"], p["flow10"]))
+        # A missing file is reported when its pair is made; hash only what exists.
+        return sorted(f for f in files if (self.root / f).is_file())
+
+    def checkpoints(self) -> list[str]:
+        c = self.config
+        if c.interpolator == "superslomo" and c.slomo_ckpt:
+            return [str(Path(c.slomo_ckpt).resolve())]
+        return []
+
+    # -- making -----------------------------------------------------------------------
+    def interpolator(self):
+        """The interpolator (built once per process)."""
+        if self._interp is None:
+            c = self.config
+            if c.interpolator == "flow-guided":
+                self._interp = FlowGuidedInterpolator(c.method)
+            elif c.interpolator == "linear":
+                from blurgen.synth.interpolate import LinearInterpolator
+
+                self._interp = LinearInterpolator()
+            else:
+                from blurgen.synth.interpolate import SuperSloMoInterpolator
+
+                self._interp = SuperSloMoInterpolator.from_checkpoint(
+                    c.slomo_ckpt, trust=c.trust_checkpoint, device=c.device, max_batch=c.slomo_batch)
+        return self._interp
+
+    def _read_flow(self, rel: str, size: tuple[int, int]) -> np.ndarray:
+        from blurgen.io.pfm import read_pfm_flow
+
+        path = self.root / rel
+        if not path.is_file():
+            raise InputError(path, "flow file missing", "every frame of a pair needs its into_future / into_past PFM")
+        flow = read_pfm_flow(path)
+        if tuple(flow.shape[:2]) != tuple(size):
+            raise InputError(path, f"flow is {flow.shape[1]}x{flow.shape[0]} but the frames are {size[1]}x{size[0]}",
+                             "flow and frames of a pair must have one size")
+        return flow
+
+    def _read_frame(self, rel: str, size: tuple[int, int]) -> np.ndarray:
+        from blurgen.io.frames import read_image
+
+        path = self.root / rel
+        if not path.is_file():
+            raise InputError(path, "frame missing", "a pair needs both of its frames")
+        img = read_image(path)
+        if tuple(img.shape[:2]) != tuple(size):
+            raise InputError(path, f"frame is {img.shape[1]}x{img.shape[0]} but its camera folder's frames are "
+                             f"{size[1]}x{size[0]}", "frames of one scene must have one size")
+        return img
+
+    def make(self, task: Task, rng: np.random.Generator | None = None) -> Sample:
+        """Make one sample (``rng`` is unused: nothing is drawn at random)."""
+        from blurgen.synth.blur import synthesize_blur, to_uint8
+        from blurgen.synth.interpolate import frame_count, max_displacement
+
+        c = self.config
+        p = task.payload
+        size = tuple(task.size)
+        flow01 = self._read_flow(p["flow01"], size)
+        s = max_displacement(flow01)
+        if s > c.max_s:
+            raise SkipSample(f"s > {c.max_s:g}", s=round(s, 3))
+        n = frame_count(s, int(c.min_n))
+        flow10 = self._read_flow(p["flow10"], size)
+        img0 = self._read_frame(p["frame0"], size)
+        img1 = self._read_frame(p["frame1"], size)
+        blur = to_uint8(synthesize_blur(self.interpolator(), img0, img1, flow01, flow10, n))
+        arrays = {"blur": blur, "flow": flow01, "flow_bwd": flow10}
+        if c.store_ends:
+            arrays.update(first=img0, last=img1)
+        meta = {
+            "source": "monkaa",
+            "scene": p["scene"],
+            "camera": p["camera"],
+            "index": int(p["index"]),
+            "frames": [int(p["index"]), int(p["index"]) + 1],
+            "pass": c.render_pass,
+            "s": round(s, 4),
+            "n": n,
+            "interpolator": c.label,
+            "split": task.split,
+        }
+        return Sample(task.key, arrays, meta)
+
+    def __getstate__(self):
+        # Workers get the job once per call: leave the plan and any loaded network behind.
+        state = dict(self.__dict__)
+        state["_plan"] = None
+        state["_interp"] = None
+        return state
+
+
+def build(params: dict[str, Any], root: Path | None) -> MonkaaJob:
+    """``build_job("synth-monkaa", params, root)``: the job from its JSON params and input root."""
+    if root is None:
+        raise ConfigError("the synth-monkaa job needs an input root (--root)")
+    return MonkaaJob(MonkaaConfig.from_params(params), Path(root))
