@@ -71,8 +71,8 @@ class Settings:
     """
 
     samples_per_shard: int | None = None
-    compression: str = "gzip-1"
-    tile: int = 256
+    compression: str = "lzf"
+    tile: int = 64
     limit: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -512,6 +512,15 @@ def run(
 
         tasks = list(job.tasks())
         planned_skips = [{"kind": "planned", **_jsonable(s)} for s in job.planned_skips()]
+        if on_error == "fail":  # bad input a job found while planning (kind "input-error")
+            for s in planned_skips:
+                if s["kind"] == "input-error":
+                    where = s.get("path")
+                    if where and job.root is not None and not os.path.isabs(where):
+                        where = Path(job.root) / where
+                    if where is not None and str(where) in s["reason"]:
+                        where = None  # the reason names the file already
+                    raise InputError(where, s["reason"], "repair or remove it, or use --on-error skip to record it and go on")
         plans = plan_shards(tasks, settings.samples_per_shard, settings.limit)
         inputs = mf.hash_inputs(job.root, job.inputs(), workers=max(2, workers))
         if expect_inputs is not None:

@@ -183,6 +183,11 @@ class RealJob:
         skips: list[dict] = []
         for seq in self._sequences():
             prefix = f"{c.source}/{seq.name}"
+            for name in seq.ignored:  # bad input: --on-error fail stops here, skip records it
+                rel = name if seq.folder == "." else f"{seq.folder}/{name}"
+                skips.append({"key": f"{prefix}/{name}", "kind": "input-error", "path": rel,
+                              "reason": "frame file name has no number (rename it to hold its frame number, "
+                                        "or move it out of the folder)"})
             windows, dropped = plan_windows(seq.indices, c.window, c.stride)
             if not windows and not dropped:
                 skips.append({"key": prefix, "reason": f"sequence has {len(seq.frames)} frame(s), "
@@ -201,7 +206,7 @@ class RealJob:
                     errors.append(str(e))
             if size is None:
                 for w in windows:
-                    skips.append({"key": f"{prefix}/{_key_index(w.first, seq.digits)}",
+                    skips.append({"key": f"{prefix}/{_key_index(w.first, seq.digits)}", "kind": "input-error",
                                   "reason": f"no readable frame header in the sequence: {errors[0]}"})
                 continue
             for w in windows:
@@ -232,7 +237,7 @@ class RealJob:
                 times = frame_times(path)
             except InputError as e:
                 failures.append(e)
-                skips.append({"key": prefix, "reason": str(e), "file": v.path})
+                skips.append({"key": prefix, "kind": "input-error", "reason": str(e), "file": v.path, "path": v.path})
                 continue
             n = len(times.times)
             split = splits.get(v.name, splits.get(Path(v.name).name, "train"))
@@ -252,8 +257,8 @@ class RealJob:
                           "video truncated: the data ends inside the last frame")
                 start = windows[-1].first + c.stride if windows else 0
                 for s in range(start, listed - c.window + 1, c.stride):
-                    skips.append({"key": f"{prefix}/{_key_index(s, VIDEO_DIGITS)}", "reason": reason,
-                                  "frames": [s, s + c.window - 1]})
+                    skips.append({"key": f"{prefix}/{_key_index(s, VIDEO_DIGITS)}", "kind": "input-error",
+                                  "reason": reason, "path": v.path, "frames": [s, s + c.window - 1]})
         if failures and len(failures) == len(videos):
             raise failures[0]
         return tasks, skips

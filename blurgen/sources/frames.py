@@ -32,7 +32,8 @@ class FrameSequence:
     ``sequence``: its own name (``"GOPR0372_07_00"``); ``split``: ``"train"``, ``"test"``, ...;
     ``folder``: posix path of the frame folder relative to the source root (``"."`` for the
     root); ``frames``: ``(index, file name)`` pairs, ascending by index; ``digits``: the
-    zero-padded width of the numbers in the file names (used in keys).
+    zero-padded width of the numbers in the file names (used in keys); ``ignored``: image
+    file names in the folder whose names hold no number (left out; jobs report them).
     """
 
     name: str
@@ -41,6 +42,7 @@ class FrameSequence:
     folder: str
     frames: tuple[tuple[int, str], ...]
     digits: int
+    ignored: tuple[str, ...] = ()
 
     @property
     def indices(self) -> list[int]:
@@ -81,14 +83,20 @@ def digit_width(file_names: list[str]) -> int:
 
 def read_sequence(root: Path, folder: Path, name: str, sequence: str, split: str,
                   exts: tuple[str, ...] | None = None) -> FrameSequence | None:
-    """The frames of ``folder`` as a FrameSequence, or None when it holds no image files."""
-    frames = list_frames(folder, exts=exts)
-    if not frames:
+    """The frames of ``folder`` as a FrameSequence, or None when it holds no image files.
+    Image files whose names hold no number are left out and listed in ``ignored``."""
+    frames = list_frames(folder, exts=exts, ignore_non_numeric=True)
+    wanted = {e.lower() if e.startswith(".") else "." + e.lower() for e in (exts or IMAGE_EXTS)}
+    ignored = tuple(sorted(
+        p.name for p in folder.iterdir()
+        if not p.name.startswith(".") and p.suffix.lower() in wanted and not _DIGITS.search(p.stem) and p.is_file()
+    ))
+    if not frames and not ignored:
         return None
     rel = folder.relative_to(root).as_posix() if folder != root else "."
     pairs = tuple((f.index, f.path.name) for f in frames)
     return FrameSequence(name=name, sequence=sequence, split=split, folder=rel, frames=pairs,
-                         digits=digit_width([n for _, n in pairs]))
+                         digits=digit_width([n for _, n in pairs]), ignored=ignored)
 
 
 def _has_images(folder: Path) -> bool:

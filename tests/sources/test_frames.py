@@ -46,12 +46,14 @@ def test_wrong_roots_say_what_was_expected_and_found(tmp_path):
         find_frame_sequences(f)
 
 
-def test_unnumbered_image_is_named(tmp_path):
+def test_unnumbered_image_is_listed_as_ignored(tmp_path):
+    # left out of the frames and named, so the job can record it (or stop, with --on-error fail)
     write_frames(tmp_path, range(3), F[:3])
     write_frames(tmp_path, [0], F[:1])  # same names: fine
     (tmp_path / "cover.png").write_bytes((tmp_path / "000000.png").read_bytes())
-    with pytest.raises(InputError, match="cover.png.*no number"):
-        find_frame_sequences(tmp_path)
+    (seq,) = find_frame_sequences(tmp_path)
+    assert seq.ignored == ("cover.png",)
+    assert seq.indices == [0, 1, 2]
 
 
 def test_digit_width():
