@@ -1,0 +1,209 @@
+"""A corpus of bad inputs, made by the tests, fed to the dataset commands.
+
+Each case breaks one file of an otherwise good tiny dataset. With ``--on-error fail`` the
+command must stop with one line that names the file and the reason (no traceback); with
+``--on-error skip`` it must record the file in the manifest's ``skipped`` list, make every
+sample that does not need it, and leave a dataset that ``blurgen verify`` accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .harness import load_manifest, run_cli
+
+W, H, N_FRAMES, WINDOW = 64, 48, 14, 7   # two sequences x two windows = 4 samples
+
+
+def _frames(seed: int) -> list[np.ndarray]:
+    """A textured image panning right by 2 px per frame: (H, W, 3) uint8 RGB each."""
+    rng = np.random.default_rng(seed)
+    big = rng.integers(0, 255, (H + 8, W + 2 * N_FRAMES, 3), dtype=np.uint8)
+    return [np.ascontiguousarray(big[4 : 4 + H, 2 * i : 2 * i + W]) for i in range(N_FRAMES)]
+
+
+def make_frames_root(root: Path, ext: str) -> None:
+    from blurgen.io.frames import write_image
+
+    for s, seq in enumerate(("seqA", "seqB")):
+        (root / seq).mkdir(parents=True)
+        for i, img in enumerate(_frames(s)):
+            write_image(root / seq / f"{i:06d}{ext}", img)
+
+
+def make_video(path: Path, seed: int, faststart: bool) -> None:
+    import imageio.v2 as imageio
+
+    params = ["-movflags", "+faststart"] if faststart else []
+    w = imageio.get_writer(path, fps=240, codec="libx264", quality=8, macro_block_size=16,
+                           ffmpeg_params=["-g", "8", *params], ffmpeg_log_level="error")
+    for img in _frames(seed) * 2:
+        w.append_data(img)
+    w.close()
+
+
+def make_videos_root(root: Path, faststart: bool = True) -> None:
+    root.mkdir(parents=True)
+    for s, name in enumerate(("clipA.mp4", "clipB.mp4")):
+        make_video(root / name, s, faststart)
+
+
+# -- the corpus --------------------------------------------------------------------------------
+def _truncate(p: Path, keep: float) -> Path:
+    data = p.read_bytes()
+    p.write_bytes(data[: int(len(data) * keep)])
+    return p
+
+
+def _zero(p: Path) -> Path:
+    p.write_bytes(b"")
+    return p
+
+
+def _resize(p: Path) -> Path:
+    from blurgen.io.frames import read_image, write_image
+
+    img = read_image(p)
+    write_image(p, np.ascontiguousarray(img[: H // 2, : W // 2]))
+    return p
+
+
+def _rename_non_numeric(p: Path) -> Path:
+    q = p.with_name("cover" + p.suffix)
+    shutil.copyfile(p, q)
+    return q
+
+
+@dataclass(frozen=True)
+class BadCase:
+    what: str                                 # the row's "fault or input"
+    layout: str                               # "png", "jpg" or "videos"
+    target: str                               # file to break, relative to the root
+    breaker: Callable[[Path], Path]           # breaks it, returns the bad file
+    lost: int                                 # samples that need the bad file
+
+    @property
+    def source(self) -> str:
+        return "video" if self.layout == "videos" else "frames"
+
+
+CASES = {
+    "truncated-png": BadCase("truncated PNG frame", "png", "seqA/000003.png", lambda p: _truncate(p, 0.5), 1),
+    "zero-byte-png": BadCase("zero-byte PNG frame", "png", "seqA/000009.png", _zero, 1),
+    "truncated-jpeg": BadCase("truncated JPEG frame", "jpg", "seqA/000003.jpg", lambda p: _truncate(p, 0.4), 1),
+    "zero-byte-jpeg": BadCase("zero-byte JPEG frame", "jpg", "seqB/000000.jpg", _zero, 1),
+    "mixed-size": BadCase("one frame of another size in a sequence", "png", "seqA/000010.png", _resize, 1),
+    "non-numeric-name": BadCase("frame file with a non-numeric name (cover.png)", "png", "seqA/000000.png",
+                                _rename_non_numeric, 0),
+    "truncated-mp4": BadCase("truncated mp4 (index first, data cut at 60%)", "videos", "clipA.mp4",
+                             lambda p: _truncate(p, 0.6), -1),
+    "truncated-mp4-no-index": BadCase("truncated mp4 (index at the end, cut at 70%: no index left)", "videos",
+                                      "clipA.mp4", lambda p: _truncate(p, 0.7), -1),
+}
+
+
+@pytest.fixture(scope="module")
+def clean_roots(tmp_path_factory):
+    """layout -> (root, samples a clean run makes)."""
+    base = tmp_path_factory.mktemp("clean")
+    roots = {}
+    for layout in ("png", "jpg", "videos", "videos-tail"):
+        root = base / layout
+        if layout.startswith("videos"):
+            make_videos_root(root, faststart=(layout == "videos"))
+        else:
+            make_frames_root(root, "." + layout)
+        roots[layout] = root
+    return roots
+
+
+def _argv(case_source: str, root: Path, out: Path, *more: str) -> list[str]:
+    return ["real", "--source", case_source, "--root", root, "--flow-model", "dis", "--window", str(WINDOW),
+            "--out", out, "--quiet", *more]
+
+
+@pytest.fixture(scope="module")
+def clean_counts(clean_roots, tmp_path_factory):
+    counts = {}
+    out_base = tmp_path_factory.mktemp("clean-out")
+    for layout, root in clean_roots.items():
+        src = "video" if layout.startswith("videos") else "frames"
+        out = out_base / layout
+        r = run_cli(*_argv(src, root, out))
+        assert r.rc == 0, str(r)
+        counts[layout] = len(load_manifest(out)["samples"])
+    return counts
+
+
+def _mentions(entry: dict, name: str) -> bool:
+    return name in json.dumps(entry)
+
+
+@pytest.mark.parametrize("case_id", list(CASES))
+def test_bad_input(case_id, clean_roots, clean_counts, tmp_path, reliability, require):
+    require("real")
+    case = CASES[case_id]
+    layout = "videos-tail" if case_id == "truncated-mp4-no-index" else case.layout
+    root = tmp_path / "root"
+    shutil.copytree(clean_roots[layout], root)
+    bad = case.breaker(root / case.target)
+    n_clean = clean_counts[layout]
+    label = f"blurgen real --source {case.source} --flow-model dis"
+    row_fail = reliability.row("bad input", case.what + "; --on-error fail", label)
+    row_skip = reliability.row("bad input", case.what + "; --on-error skip", label)
+
+    fail = run_cli(*_argv(case.source, root, tmp_path / "out-fail", "--on-error", "fail"))
+    row_fail.did = f"exit {fail.rc}: {fail.error_line()[:220]}"
+    skip = run_cli(*_argv(case.source, root, tmp_path / "out-skip", "--on-error", "skip"))
+    man = load_manifest(tmp_path / "out-skip")
+    recorded = [s for s in (man or {}).get("skipped", []) if _mentions(s, bad.name)]
+    made = len((man or {}).get("samples", []))
+    row_skip.did = (
+        f"exit {skip.rc}; made {made} of {n_clean} samples; manifest records "
+        + (f"{len(recorded)} skip(s) naming {bad.name}: {recorded[0]['reason'][:160]}" if recorded else "no skip naming the file")
+    )
+
+    assert not fail.has_traceback() and not skip.has_traceback(), f"{fail}\n{skip}"
+    assert fail.rc == 1, str(fail)
+    assert bad.name in fail.error_line(), str(fail)
+    assert skip.rc == 0, str(skip)
+    assert recorded, f"no skipped entry names {bad.name}: {json.dumps(man.get('skipped'))[:600]}"
+    if case.lost >= 0:
+        assert made == n_clean - case.lost, (made, n_clean)
+    else:
+        assert 0 < made < n_clean, (made, n_clean)
+    ver = run_cli("verify", tmp_path / "out-skip")
+    assert ver.rc == 0, str(ver)
+    row_fail.lost = "nothing written is lost; the run stops at the bad file"
+    row_skip.lost = f"only the {n_clean - made} sample(s) that need the bad file; verify OK"
+
+
+def test_symlink_loops_in_root(clean_roots, clean_counts, tmp_path, reliability, require):
+    require("real")
+    root = tmp_path / "root"
+    shutil.copytree(clean_roots["png"], root)
+    os.symlink("..", root / "seqA" / "up")        # seqA/up -> root (a cycle through the parent)
+    os.symlink(".", root / "self")                # root/self -> root
+    os.symlink("loop-b", root / "loop-a")         # two links pointing at each other
+    os.symlink("loop-a", root / "loop-b")
+    row = reliability.row("bad input", "symlink loops in the dataset root (to itself, to a parent, a 2-link cycle)",
+                          "blurgen real --source frames --flow-model dis")
+    res = run_cli(*_argv("frames", root, tmp_path / "out"), timeout=120)
+    row.did = f"exit {res.rc} in {res.seconds:.1f} s" + (f": {res.error_line()[:200]}" if res.rc else "")
+    assert not res.has_traceback(), str(res)
+    if res.rc == 0:
+        made = len(load_manifest(tmp_path / "out")["samples"])
+        assert made == clean_counts["png"], "following the links made samples twice (or lost some)"
+        row.did += f"; made the {made} samples of the real folders once, links not followed"
+        row.lost = "nothing"
+    else:
+        assert "link" in res.error_line().lower(), str(res)
+        row.lost = "nothing written"
