@@ -23,6 +23,25 @@ SHARD_RE = re.compile(r"^(?P<split>[A-Za-z0-9_.+=-]+)-(?P<i>\d{5,})-of-(?P<n>\d{
 Crop = tuple[int, int, int, int]  # (y0, x0, h, w) in pixels
 
 
+def _check_in_file(f, path: Path) -> None:
+    """Refuse a shard whose datasets live outside the file: an HDF5 external or soft link,
+    external raw storage, or a virtual dataset would make the reader open files chosen by
+    whoever made the shard."""
+    import h5py
+
+    for name in (*ARRAYS, "key", "meta"):
+        link = f.get(name, getlink=True)
+        if link is None:
+            continue
+        if not isinstance(link, h5py.HardLink):
+            target = getattr(link, "filename", None) or getattr(link, "path", "")
+            raise InputError(path, f"dataset {name!r} is a link ({type(link).__name__} to {target}), not data in the shard",
+                             "use shards written by blurgen")
+        ds = f[name]
+        if not isinstance(ds, h5py.Dataset) or ds.external or ds.is_virtual:
+            raise InputError(path, f"dataset {name!r} is stored outside the shard file", "use shards written by blurgen")
+
+
 class ShardReader:
     """One shard, opened lazily.
 
@@ -35,8 +54,10 @@ class ShardReader:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self._file = None
+        self._ds: dict[str, Any] = {}
         self._pid: int | None = None
         self._keys: list[str] | None = None
+        self._metas: list[str] | None = None
         self._index: dict[str, int] | None = None
 
     # -- lazy file handle -------------------------------------------------------------
@@ -55,17 +76,26 @@ class ShardReader:
             if version is not None and int(version) != SCHEMA_VERSION:
                 f.close()
                 raise InputError(self.path, f"shard schema {version}, this blurgen reads {SCHEMA_VERSION}")
+            try:
+                _check_in_file(f, self.path)
+            except InputError:
+                f.close()
+                raise
             self._file, self._pid = f, os.getpid()
+            # dataset handles looked up once: a lookup per read costs as much as a small crop
+            self._ds = {name: f[name] for name in (*ARRAYS, "key", "meta") if name in f}
         return self._file
 
     def close(self) -> None:
         if self._file is not None and self._pid == os.getpid():
             self._file.close()
         self._file = None
+        self._ds = {}
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_file"] = None
+        state["_ds"] = {}
         state["_pid"] = None
         return state
 
@@ -77,19 +107,20 @@ class ShardReader:
 
     # -- contents ---------------------------------------------------------------------
     def __len__(self) -> int:
-        return int(self._h5()["key"].shape[0])
+        self._h5()
+        return int(self._ds["key"].shape[0])
 
     @property
     def names(self) -> list[str]:
         """Array datasets present (subset of blur, flow, flow_bwd, valid, first, last)."""
-        f = self._h5()
-        return [n for n in ARRAYS if n in f]
+        self._h5()
+        return [n for n in ARRAYS if n in self._ds]
 
     @property
     def size(self) -> tuple[int, int] | None:
         """(H, W) of the shard's frames (``None`` for an empty shard)."""
-        f = self._h5()
-        return tuple(int(v) for v in f["blur"].shape[1:3]) if "blur" in f else None
+        self._h5()
+        return tuple(int(v) for v in self._ds["blur"].shape[1:3]) if "blur" in self._ds else None
 
     @property
     def attrs(self) -> dict[str, Any]:
@@ -98,7 +129,8 @@ class ShardReader:
 
     def keys(self) -> list[str]:
         if self._keys is None:
-            self._keys = [k.decode("utf-8") if isinstance(k, bytes) else str(k) for k in self._h5()["key"][()]]
+            self._h5()
+            self._keys = [k.decode("utf-8") if isinstance(k, bytes) else str(k) for k in self._ds["key"][()]]
         return self._keys
 
     def index_of(self, key: str) -> int:
@@ -114,8 +146,10 @@ class ShardReader:
 
     def meta_text(self, i: int) -> str:
         """The stored canonical JSON text of sample ``i``'s meta."""
-        v = self._h5()["meta"][self._check(i)]
-        return v.decode("utf-8") if isinstance(v, bytes) else str(v)
+        i = self._check(i)
+        if self._metas is None:  # one read for the whole (small) column
+            self._metas = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in self._ds["meta"][()]]
+        return self._metas[i]
 
     def _check(self, i: int) -> int:
         n = len(self)
@@ -130,7 +164,6 @@ class ShardReader:
         crop: (y0, x0, h, w) in pixels, inside the frame. Only the chunks the crop overlaps
         are read and decompressed.
         """
-        f = self._h5()
         i = self._check(i)
         wanted = self.names if names is None else list(names)
         if crop is None:
@@ -143,9 +176,9 @@ class ShardReader:
             sel = (i, slice(y0, y0 + h), slice(x0, x0 + w))
         out = {}
         for name in wanted:
-            if name not in f:
+            if name not in ARRAYS or name not in self._ds:
                 raise KeyError(f"{self.path.name}: no array {name!r} (has {', '.join(self.names)})")
-            out[name] = f[name][sel]
+            out[name] = self._ds[name][sel]
         return out
 
     def read_key(self, key: str, crop: Crop | None = None) -> dict[str, np.ndarray]:
