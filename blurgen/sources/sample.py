@@ -151,17 +151,15 @@ def _write_video(path: Path, frames: list[np.ndarray], crf: int) -> None:
         raise
 
 
-def _nfs_box(scene: Scene, t: float) -> tuple[int, int, int, int, int]:
-    """``(xmin, ymin, xmax, ymax, occluded)`` of the NfS target (the last sprite) at ``t``:
-    the pixels whose centre its outline contains, including those hidden by nothing else
-    (it is the front layer); ``occluded`` 1 when part of it lies outside the image."""
+def _nfs_box(scene: Scene, t: float) -> tuple[int, int, int, int]:
+    """``(xmin, ymin, xmax, ymax)`` (inclusive pixel indices) of the NfS target at ``t``:
+    the pixels whose centre its outline contains. The target is the last (front-most)
+    sprite and stays near the image centre, so nothing hides it."""
     ids = scene.layer_map(t)
     ys, xs = np.nonzero(ids == len(scene.sprites))
-    if len(xs) == 0:  # cannot happen for the bundled scenes: the target stays near the centre
-        return 0, 0, 0, 0, 1
-    x0, x1, y0, y1 = int(xs.min()), int(xs.max()), int(ys.min()), int(ys.max())
-    touches = x0 == 0 or y0 == 0 or x1 == scene.width - 1 or y1 == scene.height - 1
-    return x0, y0, x1, y1, int(touches)
+    if len(xs) == 0:
+        raise RuntimeError(f"the NfS target left the image at t={t}")  # a bug in the catalog
+    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
 
 
 def _write_sequence(out: Path, spec: SeqSpec, cfg: SampleConfig) -> dict:
@@ -242,8 +240,8 @@ def _write_sequence(out: Path, spec: SeqSpec, cfg: SampleConfig) -> dict:
     if spec.layout == "nfs":
         lines = []
         for i in indices:
-            x0, y0, x1, y1, occ = _nfs_box(scene, spec.time(i))
-            lines.append(f'1 {x0} {y0} {x1} {y1} {i} 0 {occ} 0 "{spec.label}"')
+            x0, y0, x1, y1 = _nfs_box(scene, spec.time(i))
+            lines.append(f'1 {x0} {y0} {x1} {y1} {i} 0 0 0 "{spec.label}"')
         rel = f"nfs/{spec.name}/240/{spec.name}.txt"
         (out / rel).write_text("\n".join(lines) + "\n")
         files.append(rel)
@@ -251,8 +249,8 @@ def _write_sequence(out: Path, spec: SeqSpec, cfg: SampleConfig) -> dict:
         lines30 = []
         for k, i in enumerate(indices[::NFS_30FPS_STEP], start=1):
             put(f"nfs/{spec.name}/30/{spec.name}/{k:05d}.jpg", write_image, frames[i])
-            x0, y0, x1, y1, occ = _nfs_box(scene, spec.time(i))
-            lines30.append(f'1 {x0} {y0} {x1} {y1} {k} 0 {occ} 0 "{spec.label}"')
+            x0, y0, x1, y1 = _nfs_box(scene, spec.time(i))
+            lines30.append(f'1 {x0} {y0} {x1} {y1} {k} 0 0 0 "{spec.label}"')
         rel = f"nfs/{spec.name}/30/{spec.name}.txt"
         (out / rel).write_text("\n".join(lines30) + "\n")
         files.append(rel)

@@ -394,6 +394,16 @@ def test_same_seed_same_bytes_other_seed_differs(sample_dir, tmp_path):
     assert all(a[k] != b[k] for k in shared), [k for k in shared if a[k] == b[k]][:5]
 
 
+def test_subset_and_workers_do_not_change_the_files(sample_dir, tmp_path):
+    """A sequence's files depend only on (seed, size, sequence): not on --only, nor on
+    the number of worker processes."""
+    out = tmp_path / "nfs_only"
+    write_sample(out, SampleConfig(W, H, seed=0, only=("nfs",), workers=2))
+    sub = {k: v for k, v in _digest_tree(out).items() if k.startswith(("nfs/", "truth/nfs/"))}
+    full = _digest_tree(sample_dir)
+    assert len(sub) > 100 and all(full[k] == v for k, v in sub.items())
+
+
 def test_cli_errors_are_one_line(tmp_path, capsys, sample_dir):
     for argv in (["sample", str(sample_dir), "--size", f"{W}x{H}"],  # not empty
                  ["sample", str(tmp_path / "a"), "--size", "97x64"],  # odd size with video

@@ -128,10 +128,11 @@ def _camera(rng: np.random.Generator, width: int, height: int, sway_px: float,
 
 def _sprite(rng: np.random.Generator, width: int, height: int, radius: float, drift: float,
             spin_px: float, wrap: bool, start: tuple[float, float] | None = None,
-            wobble: float = 0.0, name: str = "") -> Sprite:
+            wobble_px: float = 0.0, name: str = "") -> Sprite:
     """A sprite of about ``radius`` screen pixels that drifts ``drift`` pixels per unit of
     ``tau`` in a random direction, spins so its rim moves ``spin_px`` per unit of ``tau``,
-    breathes in scale by up to 6 %, and wobbles by ``wobble`` pixels."""
+    breathes in scale by up to 6 %, and wobbles sideways at up to ``wobble_px`` pixels per
+    unit of ``tau`` (amplitude at most a fifth of the shorter image side)."""
     tex, sdf, origin, reach = sprite_texture(rng, radius)
     scale0 = rng.uniform(0.92, 1.08)
     heading = rng.uniform(0, 2 * math.pi)
@@ -148,8 +149,10 @@ def _sprite(rng: np.random.Generator, width: int, height: int, radius: float, dr
     motion = SpriteMotion(
         start=start,
         velocity=(drift * math.cos(heading), drift * math.sin(heading)),
-        wobble_x=Wave(wobble, lam_wx, rng.uniform(0, 2 * math.pi)),
-        wobble_y=Wave(wobble * 0.8, lam_wy, rng.uniform(0, 2 * math.pi)),
+        wobble_x=Wave(min(wobble_px * lam_wx / (2 * math.pi), 0.2 * min(width, height)),
+                      lam_wx, rng.uniform(0, 2 * math.pi)),
+        wobble_y=Wave(min(0.8 * wobble_px * lam_wy / (2 * math.pi), 0.2 * min(width, height)),
+                      lam_wy, rng.uniform(0, 2 * math.pi)),
         angle0=rng.uniform(0, 2 * math.pi),
         spin=float(rng.choice([-1.0, 1.0])) * spin_px / max(r_screen, 1.0),
         scale0=scale0,
@@ -181,7 +184,7 @@ def _solve_steps(scene: Scene, targets: tuple[float, ...]) -> list[float]:
         lo, hi = 0.0, max(1.0, 2.0 * target)
         while scene.displacement_bound(tau, tau + hi) < target:
             hi *= 2.0
-        for _ in range(50):
+        for _ in range(40):
             mid = 0.5 * (lo + hi)
             if scene.displacement_bound(tau, tau + mid) < target:
                 lo = mid
@@ -203,7 +206,7 @@ def build_scene(spec: SeqSpec, seed: int, width: int, height: int) -> Scene:
         for k in range(4):
             sprites.append(_sprite(rng, width, height, rng.uniform(0.12, 0.2) * small,
                                    drift=rng.uniform(0.2, 0.5), spin_px=rng.uniform(0.04, 0.12),
-                                   wrap=True, wobble=0.03 * small, name=f"object{k}"))
+                                   wrap=True, wobble_px=0.1, name=f"object{k}"))
         scene = Scene(width, height, Clock.linear(1.0), bg, sprites)
         scene.clock = Clock.from_steps(_solve_steps(scene, spec.targets), t_start=-1.0)
         return scene
@@ -212,18 +215,18 @@ def build_scene(spec: SeqSpec, seed: int, width: int, height: int) -> Scene:
         for k in range(3):
             sprites.append(_sprite(rng, width, height, rng.uniform(0.13, 0.22) * small,
                                    drift=rng.uniform(0.15, 0.6), spin_px=rng.uniform(0.03, 0.1),
-                                   wrap=True, wobble=0.04 * small, name=f"object{k}"))
+                                   wrap=True, wobble_px=0.15, name=f"object{k}"))
     elif spec.style == "tracking":
         bg.motion = _camera(rng, width, height, sway_px=0.25, roll_px=0.08, zoom_px=0.08)
         for k in range(2):
             sprites.append(_sprite(rng, width, height, rng.uniform(0.1, 0.18) * small,
                                    drift=rng.uniform(0.2, 0.6), spin_px=rng.uniform(0.03, 0.1),
-                                   wrap=True, wobble=0.03 * small, name=f"object{k}"))
+                                   wrap=True, wobble_px=0.1, name=f"object{k}"))
         centre = ((width - 1) / 2.0 + rng.uniform(-0.08, 0.08) * width,
                   (height - 1) / 2.0 + rng.uniform(-0.08, 0.08) * height)
         sprites.append(_sprite(rng, width, height, rng.uniform(0.16, 0.22) * small, drift=0.0,
                                spin_px=rng.uniform(0.05, 0.15), wrap=False, start=centre,
-                               wobble=0.1 * small, name="target"))
+                               wobble_px=0.4, name="target"))
     else:
         raise ValueError(f"unknown motion style {spec.style!r}")
     clock = Clock.from_steps(_speed_steps(rng, spec.n_frames), t_start=-1.0)

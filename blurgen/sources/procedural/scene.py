@@ -237,7 +237,7 @@ class Scene:
 
     # -- continuous-time blur ----------------------------------------------------------
 
-    def blur_samples(self, t0: float, t1: float, step: float, fine: int = 32, least: int = 8) -> int:
+    def blur_samples(self, t0: float, t1: float, step: float, fine: int = 16, least: int = 8) -> int:
         """How many sub-frame renders keep consecutive ones at most about ``step`` pixels apart.
 
         The interval is cut into ``fine`` pieces; the largest displacement bound of a piece,
