@@ -637,6 +637,8 @@ def _make_shard(job, p: ShardPlan, par, seed, on_error, settings: Settings, r_di
     from blurgen.shards.writer import write_shard
 
     samples, digests, skipped = [], [], []
+    # a refused or unreadable checkpoint spoils every sample: fatal whatever --on-error says
+    weights = {os.path.abspath(c) for c in job.checkpoints()}
     for kind, value, digest in par(delayed(make_one)(job, t, seed) for t in p.tasks):
         bar.update(1)
         if kind == "ok":
@@ -644,7 +646,7 @@ def _make_shard(job, p: ShardPlan, par, seed, on_error, settings: Settings, r_di
             digests.append(digest)
             made_now["ok"] += 1
         else:
-            if kind == "input-error" and on_error == "fail":
+            if kind == "input-error" and (on_error == "fail" or (digest[0] and os.path.abspath(digest[0]) in weights)):
                 raise InputError(*digest)
             skipped.append({**value, "shard": p.name})
             made_now[kind] += 1
