@@ -21,6 +21,7 @@ class Case:
     module: str | None = None        # run as ``python -m MODULE`` instead of ``blurgen``
     root: str | None = None          # sub-folder of the sample the command reads (--root)
     extra: tuple[str, ...] = field(default=())
+    default_moments: frozenset[int] = frozenset({1, 3, 6})   # kill moments in the default run
 
     def argv(self, out: Path, sample: Path | None = None, *more: str) -> list[str]:
         prog = [sys.executable, "-m", self.module or "blurgen"]
@@ -45,4 +46,28 @@ PATTERN = Case(
     module="blurgen.jobs.pattern",
 )
 
-CASES = {c.name: c for c in (PATTERN,)}
+SYNTH_MONKAA = Case(
+    "synth-monkaa",
+    ("sample", "synth-monkaa"),
+    ("synth-monkaa", "--samples-per-shard", "2"),
+    root="monkaa",
+    default_moments=frozenset({2, 7}),
+)
+
+REAL_GOPRO = Case(
+    "real-gopro",
+    ("sample", "real"),
+    ("real", "--source", "gopro", "--flow-model", "dis", "--samples-per-shard", "2"),
+    root="gopro",
+    default_moments=frozenset({3, 5}),
+)
+
+REAL_VIDEO = Case(
+    "real-video",
+    ("sample", "real"),
+    ("real", "--source", "video", "--flow-model", "dis", "--samples-per-shard", "2"),
+    root="video",
+    default_moments=frozenset({4}),
+)
+
+CASES = {c.name: c for c in (PATTERN, SYNTH_MONKAA, REAL_GOPRO, REAL_VIDEO)}

@@ -211,4 +211,4 @@ def sample_root(tmp_path_factory, require):
     return _sample
 
 
-SAMPLE_ARGS: tuple[str, ...] = ()
+SAMPLE_ARGS: tuple[str, ...] = ("--size", "96x64", "--only", "monkaa,gopro,video", "--quiet")

@@ -89,6 +89,7 @@ class BadCase:
     target: str                               # file to break, relative to the root
     breaker: Callable[[Path], Path]           # breaks it, returns the bad file
     lost: int                                 # samples that need the bad file
+    slow: bool = False                        # only in the full run (-m slow)
 
     @property
     def source(self) -> str:
@@ -97,8 +98,9 @@ class BadCase:
 
 CASES = {
     "truncated-png": BadCase("truncated PNG frame", "png", "seqA/000003.png", lambda p: _truncate(p, 0.5), 1),
-    "zero-byte-png": BadCase("zero-byte PNG frame", "png", "seqA/000009.png", _zero, 1),
-    "truncated-jpeg": BadCase("truncated JPEG frame", "jpg", "seqA/000003.jpg", lambda p: _truncate(p, 0.4), 1),
+    "zero-byte-png": BadCase("zero-byte PNG frame", "png", "seqA/000009.png", _zero, 1, slow=True),
+    "truncated-jpeg": BadCase("truncated JPEG frame", "jpg", "seqA/000003.jpg", lambda p: _truncate(p, 0.4), 1,
+                              slow=True),
     "zero-byte-jpeg": BadCase("zero-byte JPEG frame", "jpg", "seqB/000000.jpg", _zero, 1),
     "mixed-size": BadCase("one frame of another size in a sequence", "png", "seqA/000010.png", _resize, 1),
     "non-numeric-name": BadCase("frame file with a non-numeric name (cover.png)", "png", "seqA/000000.png",
@@ -106,23 +108,8 @@ CASES = {
     "truncated-mp4": BadCase("truncated mp4 (index first, data cut at 60%)", "videos", "clipA.mp4",
                              lambda p: _truncate(p, 0.6), -1),
     "truncated-mp4-no-index": BadCase("truncated mp4 (index at the end, cut at 70%: no index left)", "videos",
-                                      "clipA.mp4", lambda p: _truncate(p, 0.7), -1),
+                                      "clipA.mp4", lambda p: _truncate(p, 0.7), -1, slow=True),
 }
-
-
-@pytest.fixture(scope="module")
-def clean_roots(tmp_path_factory):
-    """layout -> (root, samples a clean run makes)."""
-    base = tmp_path_factory.mktemp("clean")
-    roots = {}
-    for layout in ("png", "jpg", "videos", "videos-tail"):
-        root = base / layout
-        if layout.startswith("videos"):
-            make_videos_root(root, faststart=(layout == "videos"))
-        else:
-            make_frames_root(root, "." + layout)
-        roots[layout] = root
-    return roots
 
 
 def _argv(case_source: str, root: Path, out: Path, *more: str) -> list[str]:
@@ -131,31 +118,45 @@ def _argv(case_source: str, root: Path, out: Path, *more: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def clean_counts(clean_roots, tmp_path_factory):
-    counts = {}
-    out_base = tmp_path_factory.mktemp("clean-out")
-    for layout, root in clean_roots.items():
-        src = "video" if layout.startswith("videos") else "frames"
-        out = out_base / layout
-        r = run_cli(*_argv(src, root, out))
-        assert r.rc == 0, str(r)
-        counts[layout] = len(load_manifest(out)["samples"])
-    return counts
+def clean(tmp_path_factory):
+    """``clean(layout)`` -> (root, samples a clean run makes); layouts "png", "jpg",
+    "videos" (mp4 index first) and "videos-tail" (index at the end); made on first use."""
+    base = tmp_path_factory.mktemp("clean")
+    made: dict[str, tuple[Path, int]] = {}
+
+    def _clean(layout: str) -> tuple[Path, int]:
+        if layout not in made:
+            root = base / layout
+            if layout.startswith("videos"):
+                make_videos_root(root, faststart=(layout == "videos"))
+            else:
+                make_frames_root(root, "." + layout)
+            src = "video" if layout.startswith("videos") else "frames"
+            out = base / f"{layout}-out"
+            r = run_cli(*_argv(src, root, out))
+            assert r.rc == 0, str(r)
+            made[layout] = (root, len(load_manifest(out)["samples"]))
+        return made[layout]
+
+    return _clean
 
 
 def _mentions(entry: dict, name: str) -> bool:
     return name in json.dumps(entry)
 
 
-@pytest.mark.parametrize("case_id", list(CASES))
-def test_bad_input(case_id, clean_roots, clean_counts, tmp_path, reliability, require):
+SLOW_CASE = pytest.mark.slow(reason="each bad-input case runs the command twice; the default run keeps five")
+
+
+@pytest.mark.parametrize("case_id", [pytest.param(k, marks=SLOW_CASE if c.slow else ()) for k, c in CASES.items()])
+def test_bad_input(case_id, clean, tmp_path, reliability, require):
     require("real")
     case = CASES[case_id]
     layout = "videos-tail" if case_id == "truncated-mp4-no-index" else case.layout
+    clean_root, n_clean = clean(layout)
     root = tmp_path / "root"
-    shutil.copytree(clean_roots[layout], root)
+    shutil.copytree(clean_root, root)
     bad = case.breaker(root / case.target)
-    n_clean = clean_counts[layout]
     label = f"blurgen real --source {case.source} --flow-model dis"
     row_fail = reliability.row("bad input", case.what + "; --on-error fail", label)
     row_skip = reliability.row("bad input", case.what + "; --on-error skip", label)
@@ -186,10 +187,11 @@ def test_bad_input(case_id, clean_roots, clean_counts, tmp_path, reliability, re
     row_skip.lost = f"only the {n_clean - made} sample(s) that need the bad file; verify OK"
 
 
-def test_symlink_loops_in_root(clean_roots, clean_counts, tmp_path, reliability, require):
+def test_symlink_loops_in_root(clean, tmp_path, reliability, require):
     require("real")
+    clean_root, n_clean = clean("png")
     root = tmp_path / "root"
-    shutil.copytree(clean_roots["png"], root)
+    shutil.copytree(clean_root, root)
     os.symlink("..", root / "seqA" / "up")        # seqA/up -> root (a cycle through the parent)
     os.symlink(".", root / "self")                # root/self -> root
     os.symlink("loop-b", root / "loop-a")         # two links pointing at each other
@@ -201,9 +203,126 @@ def test_symlink_loops_in_root(clean_roots, clean_counts, tmp_path, reliability,
     assert not res.has_traceback(), str(res)
     if res.rc == 0:
         made = len(load_manifest(tmp_path / "out")["samples"])
-        assert made == clean_counts["png"], "following the links made samples twice (or lost some)"
+        assert made == n_clean, "following the links made samples twice (or lost some)"
         row.did += f"; made the {made} samples of the real folders once, links not followed"
         row.lost = "nothing"
     else:
         assert "link" in res.error_line().lower(), str(res)
         row.lost = "nothing written"
+
+
+# -- Monkaa: frames and PFM flows ---------------------------------------------------------------
+SCENE = "drifting_pebbles_x2"
+FUT = f"optical_flow/{SCENE}/into_future/left/OpticalFlowIntoFuture_0004_L.pfm"
+PAST = f"optical_flow/{SCENE}/into_past/left/OpticalFlowIntoPast_0005_L.pfm"
+FRAME = f"frames_cleanpass/{SCENE}/left/0004.png"
+
+
+def _pfm_header(p: Path, header: bytes) -> Path:
+    data = p.read_bytes()
+    lines = data.split(b"\n", 3)  # "PF", "W H", "scale", data
+    p.write_bytes(header + lines[3])
+    return p
+
+
+def _pfm_rewrite(p: Path, fn) -> Path:
+    from blurgen.io.pfm import read_pfm, write_pfm
+
+    write_pfm(p, fn(read_pfm(p).copy()))
+    return p
+
+
+def _pfm_nonfinite(a: np.ndarray) -> np.ndarray:
+    a[3, 5, 0] = np.nan
+    a[7, 2, 1] = np.inf
+    return a
+
+
+MONKAA_CASES = {
+    "monkaa-truncated-png": ("truncated PNG frame", FRAME, lambda p: _truncate(p, 0.5), False),
+    "monkaa-zero-byte-png": ("zero-byte PNG frame", FRAME, _zero, True),
+    "pfm-bad-header": ("PFM flow with a bad header (magic 'PX')", FUT, lambda p: _pfm_header(p, b"PX\n"), False),
+    "pfm-short-data": ("PFM flow whose header promises more data than the file holds", PAST,
+                       lambda p: _truncate(p, 0.8), True),
+    "pfm-wrong-size": ("PFM flow of another size than the frames", FUT,
+                       lambda p: _pfm_rewrite(p, lambda a: np.ascontiguousarray(a[: a.shape[0] // 2, : a.shape[1] // 2])), True),
+    "pfm-nan-inf": ("PFM flow with NaN and inf values", PAST, lambda p: _pfm_rewrite(p, _pfm_nonfinite), False),
+    "pfm-missing": ("PFM flow file missing", FUT, lambda p: (p.unlink(), p)[1], True),
+}
+
+
+@pytest.fixture(scope="module")
+def monkaa_root(sample_root, tmp_path_factory):
+    """One scene of the procedural sample's Monkaa tree, and the keys a clean run makes."""
+    src = sample_root() / "monkaa"
+    root = tmp_path_factory.mktemp("monkaa") / "monkaa"
+    for part in ("frames_cleanpass", "optical_flow"):
+        shutil.copytree(src / part / SCENE, root / part / SCENE)
+    out = root.parent / "clean-out"
+    r = run_cli("synth-monkaa", "--root", root, "--out", out, "--quiet")
+    assert r.rc == 0, str(r)
+    return root, sorted(s["key"] for s in load_manifest(out)["samples"])
+
+
+def _accounted(missing: set[str], skipped: list[dict]) -> set[str]:
+    """Keys of ``missing`` that no skipped entry accounts for (by key or key prefix)."""
+    keys = [s.get("key", "") for s in skipped]
+    return {m for m in missing if not any(m == k or m.startswith(k.rstrip("/") + "/") for k in keys)}
+
+
+def _monkaa_params():
+    slow = pytest.mark.slow(reason="each Monkaa bad-input case runs synth-monkaa twice; the default run keeps three")
+    return [pytest.param(k, id=k, marks=slow if MONKAA_CASES[k][3] else ()) for k in MONKAA_CASES]
+
+
+@pytest.mark.parametrize("case_id", _monkaa_params())
+def test_bad_monkaa_input(case_id, monkaa_root, tmp_path, reliability, require):
+    require("synth-monkaa")
+    what, target, breaker, _ = MONKAA_CASES[case_id]
+    clean_root, clean_keys = monkaa_root
+    root = tmp_path / "monkaa"
+    shutil.copytree(clean_root, root)
+    bad = breaker(root / target)
+    label = "blurgen synth-monkaa"
+    row_fail = reliability.row("bad input", f"Monkaa: {what}; --on-error fail", label)
+    row_skip = reliability.row("bad input", f"Monkaa: {what}; --on-error skip", label)
+
+    fail = run_cli("synth-monkaa", "--root", root, "--out", tmp_path / "out-fail", "--quiet", "--on-error", "fail")
+    row_fail.did = f"exit {fail.rc}: {fail.error_line()[:220]}"
+    skip = run_cli("synth-monkaa", "--root", root, "--out", tmp_path / "out-skip", "--quiet", "--on-error", "skip")
+    man = load_manifest(tmp_path / "out-skip") or {}
+    recorded = [s for s in man.get("skipped", []) if _mentions(s, bad.name)]
+    made = sorted(s["key"] for s in man.get("samples", []))
+    row_skip.did = (
+        f"exit {skip.rc}; made {len(made)} of {len(clean_keys)} samples; manifest records "
+        + (f"{len(recorded)} skip(s) naming {bad.name}: {recorded[0]['reason'][:160]}" if recorded else "no skip naming the file")
+    )
+
+    assert not fail.has_traceback() and not skip.has_traceback(), f"{fail}\n{skip}"
+    assert fail.rc == 1, str(fail)
+    assert bad.name in fail.error_line(), str(fail)
+    assert skip.rc == 0, str(skip)
+    assert recorded, f"no skipped entry names {bad.name}: {json.dumps(man.get('skipped'))[:600]}"
+    assert set(made) < set(clean_keys) and made, (made, clean_keys)
+    assert _accounted(set(clean_keys) - set(made), man["skipped"]) == set(), "a sample went missing without a record"
+    assert run_cli("verify", tmp_path / "out-skip").rc == 0
+    row_fail.lost = "nothing written is lost; the run stops at the bad file"
+    row_skip.lost = f"only the {len(clean_keys) - len(made)} pair(s) that need the file, each recorded; verify OK"
+
+
+def test_flo_with_wrong_tag_is_named(tmp_path, reliability):
+    """No dataset command reads .flo inputs; the reader itself must name the file."""
+    from blurgen.errors import InputError
+    from blurgen.io.flo import read_flo, write_flo
+
+    f = tmp_path / "bad.flo"
+    write_flo(f, np.zeros((4, 6, 2), np.float32))
+    data = bytearray(f.read_bytes())
+    data[:4] = np.float32(1.5).tobytes()
+    f.write_bytes(bytes(data))
+    row = reliability.row("bad input", ".flo with a wrong tag (no dataset command reads .flo)", "blurgen.io.flo.read_flo")
+    with pytest.raises(InputError) as e:
+        read_flo(f)
+    row.did = f"InputError: {e.value}"
+    assert str(f) in str(e.value)
+    row.lost = "n/a (reader only)"

@@ -29,7 +29,10 @@ from .harness import (
 )
 
 
-@pytest.mark.parametrize("case_name", list(CASES))
+@pytest.mark.parametrize("case_name", [
+    pytest.param(n, marks=() if n in ("pattern", "synth-monkaa") else pytest.mark.slow(reason="one full-disk run per command"))
+    for n in CASES
+])
 def test_full_disk_keeps_completed_shards(case_name, tmp_path, reference, reliability, scratch):
     why = tmpfs_unavailable(scratch)
     if why:

@@ -17,7 +17,6 @@ from .cases import CASES
 from .harness import Child, intact_against, kill_at, leftovers, load_manifest, fingerprint, moments, run, run_cli
 
 N_MOMENTS = 10
-DEFAULT = {1, 3, 6}  # moments in the default run; the rest are marked slow
 SLOW = pytest.mark.slow(reason="the full set of 10 kill moments per command takes minutes on 2 cores")
 
 
@@ -25,7 +24,7 @@ def _params():
     out = []
     for name in CASES:
         for i in range(N_MOMENTS):
-            out.append(pytest.param(name, i, id=f"{name}-{i}", marks=() if i in DEFAULT else SLOW))
+            out.append(pytest.param(name, i, id=f"{name}-{i}", marks=() if i in CASES[name].default_moments else SLOW))
     return out
 
 
@@ -67,7 +66,7 @@ def test_sigkill_then_resume(case_name, i, tmp_path, reference, reliability):
     row.lost = "nothing: shard bytes, sample digests and skips equal the uninterrupted run; verify OK; no temporary files or lock left"
 
 
-@pytest.mark.parametrize("case_name", list(CASES))
+@pytest.mark.parametrize("case_name", [pytest.param(n, marks=() if n == "pattern" else SLOW) for n in CASES])
 def test_kill_during_resume_chain(case_name, tmp_path, reference, reliability):
     """Kill, resume, kill the resume, ... four times, then let it finish."""
     case = CASES[case_name]

@@ -22,13 +22,17 @@ VARIANTS = {
 }
 
 
+# (case, variant) pairs in the default run; the others are marked slow
+DEFAULT = {("pattern", "sigterm"), ("pattern", "ctrl-c-2-workers"), ("synth-monkaa", "sigterm"),
+           ("real-gopro", "ctrl-c")}
+
+
 def _params():
     out = []
+    slow = pytest.mark.slow(reason="every command x signal x worker count takes minutes on 2 cores")
     for name in CASES:
         for v in VARIANTS:
-            slow = name != "pattern" and v.endswith("workers")
-            marks = pytest.mark.slow(reason="worker start-up makes this take tens of seconds on 2 cores") if slow else ()
-            out.append(pytest.param(name, v, id=f"{name}-{v}", marks=marks))
+            out.append(pytest.param(name, v, id=f"{name}-{v}", marks=() if (name, v) in DEFAULT else slow))
     return out
 
 

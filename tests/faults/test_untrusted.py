@@ -287,3 +287,125 @@ def test_flow_refuses_pickled_code_in_ptlflow_checkpoint(tmp_path, reliability):
     assert not marker.exists()
     assert not (tmp_path / "f.flo").exists()
     row.lost = "nothing executed; no output written"
+
+
+# -- Super-SloMo: the documented exception, behind an explicit trust flag ----------------------
+def _superslomo_public(path: Path, marker: Path | None = None, real_weights: bool = False) -> Path:
+    """A checkpoint in the public port's format: state_dictFC, state_dictAT and a datetime
+    under 'timestamp' (what makes torch's safe loader refuse it); optionally a hostile hook."""
+    import datetime
+
+    import torch
+
+    if real_weights:
+        from blurgen.models.superslomo import SuperSloMo
+
+        torch.manual_seed(0)
+        m = SuperSloMo()
+        fc, at = m.flow_net.state_dict(), m.interp_net.state_dict()
+    else:
+        fc, at = {"w": torch.zeros(2)}, {"w": torch.zeros(2)}
+    ck = {"state_dictFC": fc, "state_dictAT": at, "timestamp": datetime.datetime(2018, 6, 1), "epoch": 200}
+    if marker is not None:
+        ck["hook"] = _Marker(marker)
+    torch.save(ck, path)
+    return path
+
+
+def _monkaa_one_scene(sample_root, dest: Path) -> Path:
+    src = sample_root() / "monkaa"
+    scene = sorted(p.name for p in (src / "frames_cleanpass").iterdir())[0]
+    for part in ("frames_cleanpass", "optical_flow"):
+        shutil.copytree(src / part / scene, dest / part / scene)
+    return dest
+
+
+@pytest.mark.parametrize("hostile", [False, True], ids=["public-format", "pickled-code"])
+def test_superslomo_checkpoint_needs_trust_flag(hostile, sample_root, tmp_path, reliability, require):
+    require("synth-monkaa")
+    marker = tmp_path / "PWNED"
+    ck = _superslomo_public(tmp_path / "SuperSloMo.ckpt", marker if hostile else None)
+    root = _monkaa_one_scene(sample_root, tmp_path / "monkaa")
+    what = "Super-SloMo checkpoint with pickled code" if hostile else "Super-SloMo checkpoint in the public port's format (datetime inside)"
+    row = reliability.row("untrusted", what + ", no trust flag",
+                          "blurgen synth-monkaa --interpolator superslomo --slomo-ckpt FILE")
+    out = tmp_path / "out"
+    res = run_cli("synth-monkaa", "--root", root, "--interpolator", "superslomo", "--slomo-ckpt", ck,
+                  "--device", "cpu", "--out", out, "--quiet")
+    row.did = f"exit {res.rc}: {res.error_line()[:240]}"
+    assert res.rc == 1 and not res.has_traceback(), str(res)
+    assert str(ck) in res.error_line() and "--trust-checkpoint" in res.error_line(), str(res)
+    assert not marker.exists()
+    assert shard_files(out) == [] or not any(
+        json.loads((out / "manifest.json").read_text())["samples"]), "no sample may be made with refused weights"
+    row.lost = "nothing executed; no sample made"
+
+
+@pytest.mark.slow(reason="saves and loads the two 20M-parameter Super-SloMo networks (~160 MB) and runs them on the CPU")
+def test_superslomo_public_format_loads_with_trust_flag(sample_root, tmp_path, reliability, require):
+    require("synth-monkaa")
+    ck = _superslomo_public(tmp_path / "SuperSloMo.ckpt", real_weights=True)
+    root = _monkaa_one_scene(sample_root, tmp_path / "monkaa")
+    row = reliability.row("untrusted", "Super-SloMo checkpoint in the public port's format, with --trust-checkpoint",
+                          "blurgen synth-monkaa --interpolator superslomo --slomo-ckpt FILE --trust-checkpoint")
+    out = tmp_path / "out"
+    res = run_cli("synth-monkaa", "--root", root, "--interpolator", "superslomo", "--slomo-ckpt", ck,
+                  "--trust-checkpoint", "--device", "cpu", "--limit", "2", "--out", out, "--quiet", timeout=900)
+    row.did = f"exit {res.rc}" + (f": {res.error_line()[:200]}" if res.rc else "")
+    assert res.rc == 0, str(res)
+    man = json.loads((out / "manifest.json").read_text())
+    assert len(man["samples"]) == 2 and man["checkpoints"], man
+    row.did += f"; made {len(man['samples'])} samples; the manifest records the checkpoint's sha256"
+    row.lost = "nothing"
+
+
+# -- B2F-net checkpoints ------------------------------------------------------------------------
+def test_predict_refuses_pickled_code(tmp_path, reliability, require):
+    require("predict")
+    import torch
+
+    from blurgen.io.frames import write_image
+
+    marker = tmp_path / "PWNED"
+    ck = _torch_hostile(tmp_path / "best.pt", marker, {"model": {"w": torch.zeros(2)}, "model_config": {}})
+    write_image(tmp_path / "blur.png", np.full((64, 64, 3), 128, np.uint8))
+    row = reliability.row("untrusted", "B2F-net checkpoint with pickled code", "blurgen predict IMG --ckpt FILE")
+    res = run_cli("predict", tmp_path / "blur.png", "--ckpt", ck, "--out", tmp_path / "f.flo", "--device", "cpu")
+    row.did = f"exit {res.rc}: {res.error_line()[:220]}"
+    assert res.rc == 1 and not res.has_traceback(), str(res)
+    assert str(ck) in res.error_line(), str(res)
+    assert not marker.exists() and not (tmp_path / "f.flo").exists()
+    row.lost = "nothing executed; no output written"
+
+
+@pytest.mark.parametrize("how", [
+    "resume",
+    pytest.param("init-from", marks=pytest.mark.slow(reason="a second torch start-up in a child (~5 s)")),
+    pytest.param("eval", marks=pytest.mark.slow(reason="a second torch start-up in a child (~5 s)")),
+])
+def test_training_refuses_pickled_code(how, dataset, tmp_path, reliability, require):
+    require("train", "eval")
+    import torch
+
+    _, shards, _ = dataset
+    marker = tmp_path / "PWNED"
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    name = "last.pt" if how == "resume" else "other.pt"
+    ck = _torch_hostile(run_dir / name, marker, {"model": {"w": torch.zeros(2)}, "model_config": {}, "step": 1})
+    if how == "resume":
+        argv = ["train", "--shards", shards, "--out", run_dir, "--resume"]
+        label = "blurgen train --out RUN --resume (RUN/last.pt hostile)"
+    elif how == "init-from":
+        argv = ["train", "--shards", shards, "--out", tmp_path / "run2", "--init-from", ck]
+        label = "blurgen train --init-from FILE"
+    else:
+        argv = ["eval", "--ckpt", ck, "--shards", shards, "--device", "cpu"]
+        label = "blurgen eval --ckpt FILE"
+    row = reliability.row("untrusted", "B2F-net checkpoint with pickled code", label)
+    res = run_cli(*argv)
+    row.did = f"exit {res.rc}: {res.error_line()[:220]}"
+    assert res.rc != 0 and not res.has_traceback(), str(res)
+    assert ck.name in res.error_line(), str(res)
+    assert not marker.exists()
+    row.lost = "nothing executed"
