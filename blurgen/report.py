@@ -218,7 +218,7 @@ def dataset_card(out: Path, manifest: dict | None = None) -> str:
         "",
         "Single motion-blurred images with optical-flow labels, for training B2F-net "
         "(Argaw et al., AAAI 2021) and similar models. Made by blurgen "
-        f"{man.get('blurgen_version', '')}.",
+        f"{(man.get('blurgen') or {}).get('version', '')}.".replace(" .", "."),
         "",
         f"- command: `{cmd}`" if cmd else "- command: (see manifest.json)",
         f"- seed: {man.get('seed', '?')}; recipe digest: {man.get('recipe_digest', '?')}",
