@@ -123,6 +123,19 @@ def test_video_is_240fps_mp4(sample_dir):
     info = probe_video(sample_dir / "video" / "walk_240fps.mp4")
     assert (info.width, info.height, info.n_frames) == (W, H, 60)
     assert abs(info.fps - 240) < 1e-6
+    # Decoded frame k is the render at t = k, up to H.264 loss (compared on luma: 4:2:0
+    # chroma subsampling blurs the colours of such a small, colourful frame).
+    from blurgen.io import iter_video_frames
+
+    def luma(rgb):
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+    spec, scene = scene_for(sample_dir, "video", "walk_240fps")
+    frames = list(iter_video_frames(sample_dir / "video" / "walk_240fps.mp4"))
+    for k in (0, 30, 59):
+        err = np.abs(luma(frames[k]) - luma(scene.frame(k))).mean()
+        other = np.abs(luma(frames[k]) - luma(scene.frame(k + (1 if k < 59 else -1)))).mean()
+        assert err < 5 and err < 0.6 * other, (k, err, other)
 
 
 def test_truth_index_points_to_files(sample_dir):

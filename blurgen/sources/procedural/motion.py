@@ -134,10 +134,9 @@ class SpriteMotion:
 
     def affine(self, tau: float) -> tuple[np.ndarray, np.ndarray]:
         """``(M, c)``: screen ``p = M @ u + c`` for local coordinates ``u`` (texels, centre 0)."""
-        c = (np.asarray(self.start, float) + tau * np.asarray(self.velocity, float)
-             + np.array([self.wobble_x(tau), self.wobble_y(tau)]))
-        m = self.scale0 * math.exp(self.breath(tau)) * rotation(self.angle0 + self.spin * tau)
-        return m, c
+        c = np.array([self.start[0] + tau * self.velocity[0] + self.wobble_x(tau),
+                      self.start[1] + tau * self.velocity[1] + self.wobble_y(tau)])
+        return self.scale(tau) * rotation(self.angle0 + self.spin * tau), c
 
     def scale(self, tau: float) -> float:
         return self.scale0 * math.exp(self.breath(tau))

@@ -86,6 +86,7 @@ class Scene:
     clock: Clock
     background: Background
     sprites: list[Sprite] = field(default_factory=list)
+    _padded: tuple | None = field(default=None, init=False, repr=False)
 
     # -- transforms --------------------------------------------------------------------
 
@@ -131,15 +132,38 @@ class Scene:
         import cv2
 
         tex = self.background.texture
+        period = np.array([tex.shape[1], tex.shape[0]], float)
         m, c = self.background.motion.affine(tau)
         minv = _inv2(m)
         a = np.empty((2, 3))
         a[:, :2] = minv
-        # The texture tiles, so its translation can be reduced modulo the period.
-        a[:, 2] = np.mod(-minv @ c, [tex.shape[1], tex.shape[0]])
-        return cv2.warpAffine(tex, a, (self.width, self.height),
-                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_WRAP)
+        a[:, 2] = -minv @ c
+        # The texture tiles, so its translation can move by whole periods: put the view's
+        # top-left texel in the first period. If the whole view then lies inside the
+        # padded copy, sample that (fast); else wrap around (same values, slower).
+        corners = a[:, :2] @ np.array([[0.0, self.width - 1.0, 0.0, self.width - 1.0],
+                                       [0.0, 0.0, self.height - 1.0, self.height - 1.0]])
+        lo = corners.min(axis=1) + a[:, 2]
+        a[:, 2] -= np.floor(lo / period) * period
+        hi = corners.max(axis=1) + a[:, 2]
+        padded = self._padded_background()
+        if hi[0] < padded.shape[1] - 1 and hi[1] < padded.shape[0] - 1:
+            src, border = padded, cv2.BORDER_REPLICATE
+        else:
+            src, border = tex, cv2.BORDER_WRAP
+        return cv2.warpAffine(src, a, (self.width, self.height),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=border)
+
+    def _padded_background(self) -> np.ndarray:
+        """The background texture extended by whole-period copies to the right and bottom,
+        by a bit more than one view (cached)."""
+        key = (self.width, self.height)
+        if self._padded is None or self._padded[0] != key:
+            pad_x = int(math.ceil(1.2 * self.width + 0.15 * self.height)) + 4
+            pad_y = int(math.ceil(1.2 * self.height + 0.15 * self.width)) + 4
+            tex = self.background.texture
+            self._padded = (key, np.ascontiguousarray(np.pad(tex, ((0, pad_y), (0, pad_x), (0, 0)), mode="wrap")))
+        return self._padded[1]
 
     def _sprite_map(self, pl: Placement) -> np.ndarray:
         """The 2x3 inverse map (screen pixel of ``pl.box`` -> texel) of a sprite copy."""
