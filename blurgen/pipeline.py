@@ -619,9 +619,14 @@ def run(
         bar = _progress(n_total, n_done, quiet)
         try:
             if todo:
+                from joblib import delayed
+
                 with executor(workers, backend, scheduler) as par:
+                    # one ordered stream over every remaining task: workers go on making the
+                    # next shard's samples while this process writes the previous shard
+                    results = iter(par(delayed(make_one)(job, t, seed) for p in todo for t in p.tasks))
                     for p in todo:
-                        _make_shard(job, p, par, seed, on_error, settings, r_digest, out, done, made_now, bar)
+                        _write_planned_shard(job, p, results, on_error, settings, r_digest, out, done, made_now, bar)
                         flush("partial")
             flush("complete")
         finally:
@@ -631,15 +636,18 @@ def run(
     return manifest
 
 
-def _make_shard(job, p: ShardPlan, par, seed, on_error, settings: Settings, r_digest, out: Path, done, made_now, bar) -> None:
-    from joblib import delayed
-
+def _write_planned_shard(
+    job, p: ShardPlan, results: Iterator, on_error, settings: Settings, r_digest, out: Path, done, made_now, bar
+) -> None:
+    """Take the next ``len(p.tasks)`` results (in planned order) from ``results``, write shard
+    ``p`` with the samples made (skips left out, indices compacted) and record it in ``done``."""
     from blurgen.shards.writer import write_shard
 
     samples, digests, skipped = [], [], []
     # a refused or unreadable checkpoint spoils every sample: fatal whatever --on-error says
     weights = {os.path.abspath(c) for c in job.checkpoints()}
-    for kind, value, digest in par(delayed(make_one)(job, t, seed) for t in p.tasks):
+    for _ in p.tasks:
+        kind, value, digest = next(results)
         bar.update(1)
         if kind == "ok":
             samples.append(value)
