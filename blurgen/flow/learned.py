@@ -199,11 +199,11 @@ def default_device() -> str:
 
 def _load_net(model: str, path: Path | None, device: str):
     """Build a ptlflow model, load ``path`` through ptlflow, move it to ``device``, eval mode."""
-    ptlflow = _ptlflow()
-    from loguru import logger  # ptlflow logs each restore; blurgen reports loads itself
-
     import warnings
 
+    from loguru import logger  # ptlflow logs each restore; blurgen reports loads itself
+
+    ptlflow = _ptlflow()
     logger.disable("ptlflow")
     try:
         with warnings.catch_warnings():

@@ -1,6 +1,7 @@
 """ptlflow models through blurgen's estimator, with checkpoints the tests write themselves
 (random weights saved as {'state_dict': ...}), so the real loading path runs offline."""
 
+import datetime
 import hashlib
 import pickle
 
@@ -81,6 +82,11 @@ def test_bad_checkpoints_are_clear_errors(ckpts, tmp_path):
     torch.save({"weights": torch.zeros(3)}, no_sd)
     with pytest.raises(InputError, match=r"weights-only\.ckpt: not a ptlflow checkpoint: no 'state_dict'"):
         get_estimator("fastflownet", ckpt=no_sd, device="cpu").estimate_pair(*translating_frames(2, 32, 32, 1, 0))
+
+    pickled = tmp_path / "with-a-date.ckpt"
+    torch.save({"state_dict": {}, "timestamp": datetime.datetime(2020, 1, 1)}, pickled)
+    with pytest.raises(InputError, match=r"with-a-date\.ckpt: refused by torch\.load\(weights_only=True\)"):
+        get_estimator("fastflownet", ckpt=pickled, device="cpu").estimate_pair(*translating_frames(2, 32, 32, 1, 0))
 
     wrong = get_estimator("fastflownet", ckpt=ckpts["pwcnet"], device="cpu")
     with pytest.raises(InputError, match="cannot load as fastflownet weights"):
