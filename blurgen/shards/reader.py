@@ -277,6 +277,22 @@ class ShardDataset:
         s = int(np.searchsorted(self._offsets, index, side="right")) - 1
         return s, index - self._offsets[s]
 
+    def index_of(self, key: str) -> int:
+        """Dataset index of the sample with ``key`` (keys read with short-lived handles)."""
+        if getattr(self, "_key_index", None) is None:
+            import h5py
+
+            index = {}
+            for s, p in enumerate(self.paths):
+                with h5py.File(p, "r") as f:
+                    for i, k in enumerate(f["key"][()]):
+                        index[k.decode("utf-8") if isinstance(k, bytes) else str(k)] = self._offsets[s] + i
+            self._key_index = index
+        try:
+            return self._key_index[key]
+        except KeyError:
+            raise KeyError(f"no sample with key {key!r} in {len(self.paths)} shard(s)") from None
+
     def crop_box(self, index: int) -> tuple[int, int, int, int] | None:
         """(y0, x0, h, w) the item ``index`` is cut to (None for full frames)."""
         if self.crop_mode == "none":

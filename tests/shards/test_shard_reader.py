@@ -109,6 +109,9 @@ def test_dataset_over_shards_and_splits(tmp_path):
         "train-00001-of-00002.h5/0", "train-00001-of-00002.h5/1",
     ]
     assert len(ShardDataset(tmp_path, crop=8)) == 6
+    assert ds[ds.index_of("train-00001-of-00002.h5/1")]["key"] == "train-00001-of-00002.h5/1"
+    with pytest.raises(KeyError, match="no sample with key 'test-00000-of-00001.h5/0'"):
+        ds.index_of("test-00000-of-00001.h5/0")
     assert [p.name for p in list_shards(tmp_path, "test")] == ["test-00000-of-00001.h5"]
     with pytest.raises(InputError, match="no 'val-\\*-of-\\*.h5' shards"):
         ShardDataset(tmp_path, split="val")
