@@ -330,8 +330,22 @@ def _now() -> str:
 
 
 def _clean_temporaries(out: Path) -> None:
+    """Remove what killed runs left in ``out`` (the caller holds the lock): shard and
+    manifest temporaries (``.NAME.tmp-PID``, only ever written under the lock) and lock
+    candidates (``.blurgen.lock.new-PID``, ``.stale-PID``) of processes that are gone; a
+    live process's lock candidate is its own to remove."""
     for p in out.iterdir():
-        if p.name.startswith(".") and (".tmp-" in p.name or ".new-" in p.name or ".stale-" in p.name):
+        name = p.name
+        if not name.startswith("."):
+            continue
+        if ".tmp-" in name:
+            gone = True
+        elif ".new-" in name or ".stale-" in name:
+            pid = name.rsplit("-", 1)[-1]
+            gone = not pid.isdigit() or not _pid_alive(int(pid), None)
+        else:
+            continue
+        if gone:
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
 

@@ -95,6 +95,26 @@ def test_manifest_records_samples_where_they_are(tmp_path):
     assert not list(out.glob(".*"))  # no lock or temporary file left
 
 
+def test_summary_line_on_stderr(tmp_path, capsys):
+    job = pattern(skip_keys=["pattern/train/00001"], bad_keys=["pattern/test/00002"])
+    run(job, tmp_path / "o", samples_per_shard=4)
+    err = capsys.readouterr().err
+    assert "wrote 17 samples in 6 shards" in err
+    assert "skipped 2 (input-error 1, pattern skip 1)" in err and "samples/s" in err
+
+
+def test_temporaries_of_dead_processes_are_removed_live_ones_kept(tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (out / f".blurgen.lock.new-{dead.pid}").write_text("{}")
+    (out / f".blurgen.lock.new-{os.getppid()}").write_text("{}")  # another run about to take the lock
+    (out / ".manifest.json.tmp-1").write_text("{}")
+    go(pattern(), out, resume=True)
+    assert sorted(p.name for p in out.glob(".*")) == [f".blurgen.lock.new-{os.getppid()}"]
+
+
 def test_build_job_rebuilds_the_same_job():
     job = build_job("pattern", {"splits": {"train": 3}}, None)
     assert [t.key for t in job.tasks()] == ["pattern/train/00000", "pattern/train/00001", "pattern/train/00002"]
