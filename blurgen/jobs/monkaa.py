@@ -133,7 +133,8 @@ class MonkaaJob:
                 sizes[folder] = self._folder_size(p, image_size)
             size = sizes[folder]
             if size is None:
-                skips.append({"key": p.key, "reason": f"no readable frame in {Path(p.frame0).parent.as_posix()}/"})
+                skips.append({"key": p.key, "kind": "input-error", "path": Path(p.frame0).parent.as_posix(),
+                              "reason": f"no readable frame in {Path(p.frame0).parent.as_posix()}/"})
                 continue
             tasks.append(Task(p.key, split[p.key], size, {
                 "scene": p.scene, "camera": p.camera, "index": p.index,

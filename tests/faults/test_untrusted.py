@@ -320,7 +320,10 @@ def _monkaa_one_scene(sample_root, dest: Path) -> Path:
     return dest
 
 
-@pytest.mark.parametrize("hostile", [False, True], ids=["public-format", "pickled-code"])
+@pytest.mark.parametrize("hostile", [
+    pytest.param(False, id="public-format"),
+    pytest.param(True, id="pickled-code", marks=pytest.mark.slow(reason="same refusal path as public-format; ~7 s")),
+])
 def test_superslomo_checkpoint_needs_trust_flag(hostile, sample_root, tmp_path, reliability, require):
     require("synth-monkaa")
     marker = tmp_path / "PWNED"
