@@ -162,98 +162,122 @@ def _nfs_box(scene: Scene, t: float) -> tuple[int, int, int, int]:
     return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
 
 
-def _write_sequence(out: Path, spec: SeqSpec, cfg: SampleConfig) -> dict:
-    """Write one sequence's files and truth; return its record for ``truth/index.json``."""
-    from blurgen.io import write_flo, write_image, write_pfm
+class _Writer:
+    """Writes files under ``out`` and remembers their relative paths."""
 
-    scene = build_scene(spec, cfg.seed, cfg.width, cfg.height)
-    files: list[str] = []
-    items: list[dict] = []
-    dropped: list[dict] = []
+    def __init__(self, out: Path):
+        self.out = out
+        self.files: list[str] = []
 
-    def put(rel: str, writer, arr) -> None:
-        p = out / rel
+    def put(self, rel: str, write, arr) -> str:
+        p = self.out / rel
         p.parent.mkdir(parents=True, exist_ok=True)
-        writer(p, arr)
-        files.append(rel)
+        write(p, arr)
+        self.files.append(rel)
+        return rel
+
+
+def _write_monkaa(w: _Writer, spec: SeqSpec, scene: Scene, blur_step: float) -> list[dict]:
+    """Both flow files of every frame; the blur of every pair (k, k+1); the pair items."""
+    from blurgen.io import write_pfm
 
     indices = spec.indices()
+    fwd: dict[int, np.ndarray] = {}
+    for i in indices:
+        t = spec.time(i)
+        fwd[i] = scene.flow(t, t + 1)
+        w.put(monkaa_flow_path(spec.name, i, "future"), write_pfm, fwd[i])
+        w.put(monkaa_flow_path(spec.name, i, "past"), write_pfm, scene.flow(t, t - 1))
+    items = []
+    for i in indices[:-1]:
+        t0, t1 = spec.time(i), spec.time(i + 1)
+        blur, n = scene.blur(t0, t1, blur_step)
+        items.append({
+            "layout": "monkaa", "sequence": spec.name, "first": i, "last": i + 1, "t0": t0, "t1": t1,
+            "frames": [frame_path(spec, i), frame_path(spec, i + 1)],
+            "blur": w.put(f"{_truth_dir(spec)}/blur_{i:04d}_{i + 1:04d}.pfm", write_pfm, blur),
+            "flow_fwd": monkaa_flow_path(spec.name, i, "future"),
+            "flow_bwd": monkaa_flow_path(spec.name, i + 1, "past"),
+            "s": round(_max_norm(fwd[i]), 4), "n_sub": n,
+        })
+    return items
+
+
+def _write_windows(w: _Writer, spec: SeqSpec, scene: Scene, blur_step: float
+                   ) -> tuple[list[dict], list[dict]]:
+    """Flows first <-> last and the blur of every 7-frame window of a 240 fps sequence;
+    returns ``(items, dropped)``."""
+    from blurgen.io import write_flo, write_pfm
+
+    windows, gaps = plan_windows(spec.indices(), WINDOW)
+    tdir, d = _truth_dir(spec), spec.digits
+    items = []
+    for win in windows:
+        t0, t1 = spec.time(win.first), spec.time(win.last)
+        a, b = f"{win.first:0{d}d}", f"{win.last:0{d}d}"
+        fwd = scene.flow(t0, t1)
+        blur, n = scene.blur(t0, t1, blur_step)
+        item = {
+            "layout": spec.layout, "sequence": spec.name, "first": win.first, "last": win.last,
+            "t0": t0, "t1": t1,
+            "blur": w.put(f"{tdir}/blur_{a}_{b}.pfm", write_pfm, blur),
+            "flow_fwd": w.put(f"{tdir}/flow_{a}_{b}.flo", write_flo, fwd),
+            "flow_bwd": w.put(f"{tdir}/flow_{b}_{a}.flo", write_flo, scene.flow(t1, t0)),
+            "s": round(_max_norm(fwd), 4), "n_sub": n,
+        }
+        if spec.layout == "video":
+            item["video"] = video_path(spec)
+        else:
+            item["frames"] = [frame_path(spec, i) for i in win.frames]
+        if spec.split:
+            item["split"] = spec.split
+        items.append(item)
+    dropped = [{"layout": spec.layout, "sequence": spec.name, "first": g.first,
+                "present": list(g.present), "gap": list(g.gap), "reason": g.reason} for g in gaps]
+    return items, dropped
+
+
+def _write_nfs_extras(w: _Writer, spec: SeqSpec, scene: Scene, frames: dict[int, np.ndarray]) -> None:
+    """The annotation file of ``240/`` and the ``30/`` folder (every 8th frame, numbered
+    from 00001, with its own annotation file). One line per frame:
+    ``1 xmin ymin xmax ymax frame lost occluded generated "label"``."""
+    from blurgen.io import write_image
+
+    def line(i: int, number: int) -> str:
+        x0, y0, x1, y1 = _nfs_box(scene, spec.time(i))
+        return f'1 {x0} {y0} {x1} {y1} {number} 0 0 0 "{spec.label}"'
+
+    indices = spec.indices()
+    text = "".join(line(i, i) + "\n" for i in indices)
+    w.put(f"nfs/{spec.name}/240/{spec.name}.txt", _write_text, text)
+    lines30 = []
+    for k, i in enumerate(indices[::NFS_30FPS_STEP], start=1):
+        w.put(f"nfs/{spec.name}/30/{spec.name}/{k:05d}.jpg", write_image, frames[i])
+        lines30.append(line(i, k) + "\n")
+    w.put(f"nfs/{spec.name}/30/{spec.name}.txt", _write_text, "".join(lines30))
+
+
+def _write_sequence(out: Path, spec: SeqSpec, cfg: SampleConfig) -> dict:
+    """Write one sequence's files and truth; return its record (for ``truth/index.json``
+    and ``sample.json``)."""
+    from blurgen.io import write_image
+
+    scene = build_scene(spec, cfg.seed, cfg.width, cfg.height)
+    w = _Writer(out)
+    indices = spec.indices()
     frames = {i: scene.frame(spec.time(i)) for i in indices}
-    tdir = _truth_dir(spec)
-
     if spec.layout == "video":
-        p = out / video_path(spec)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        _write_video(p, [frames[i] for i in indices], cfg.crf)
-        files.append(video_path(spec))
+        w.put(video_path(spec), lambda p, fr: _write_video(p, fr, cfg.crf), [frames[i] for i in indices])
     else:
         for i in indices:
-            put(frame_path(spec, i), write_image, frames[i])
-
+            w.put(frame_path(spec, i), write_image, frames[i])
+    dropped: list[dict] = []
     if spec.layout == "monkaa":
-        fwd: dict[int, np.ndarray] = {}
-        for i in indices:
-            fwd[i] = scene.flow(spec.time(i), spec.time(i) + 1)
-            put(monkaa_flow_path(spec.name, i, "future"), write_pfm, fwd[i])
-            put(monkaa_flow_path(spec.name, i, "past"), write_pfm, scene.flow(spec.time(i), spec.time(i) - 1))
-        for i in indices[:-1]:
-            t0, t1 = spec.time(i), spec.time(i + 1)
-            blur, n = scene.blur(t0, t1, cfg.blur_step)
-            rel = f"{tdir}/blur_{i:04d}_{i + 1:04d}.pfm"
-            put(rel, write_pfm, blur)
-            items.append({
-                "layout": "monkaa", "sequence": spec.name, "first": i, "last": i + 1,
-                "t0": t0, "t1": t1, "frames": [frame_path(spec, i), frame_path(spec, i + 1)],
-                "blur": rel, "flow_fwd": monkaa_flow_path(spec.name, i, "future"),
-                "flow_bwd": monkaa_flow_path(spec.name, i + 1, "past"),
-                "s": round(_max_norm(fwd[i]), 4), "n_sub": n,
-            })
+        items = _write_monkaa(w, spec, scene, cfg.blur_step)
     else:
-        windows, gaps = plan_windows(indices, WINDOW)
-        d = spec.digits
-        for w in windows:
-            t0, t1 = spec.time(w.first), spec.time(w.last)
-            stem = f"{w.first:0{d}d}_{w.last:0{d}d}"
-            back = f"{w.last:0{d}d}_{w.first:0{d}d}"
-            ffwd = scene.flow(t0, t1)
-            put(f"{tdir}/flow_{stem}.flo", write_flo, ffwd)
-            put(f"{tdir}/flow_{back}.flo", write_flo, scene.flow(t1, t0))
-            blur, n = scene.blur(t0, t1, cfg.blur_step)
-            put(f"{tdir}/blur_{stem}.pfm", write_pfm, blur)
-            item = {
-                "layout": spec.layout, "sequence": spec.name, "first": w.first, "last": w.last,
-                "t0": t0, "t1": t1, "blur": f"{tdir}/blur_{stem}.pfm",
-                "flow_fwd": f"{tdir}/flow_{stem}.flo", "flow_bwd": f"{tdir}/flow_{back}.flo",
-                "s": round(_max_norm(ffwd), 4), "n_sub": n,
-            }
-            if spec.layout == "video":
-                item["video"] = video_path(spec)
-            else:
-                item["frames"] = [frame_path(spec, i) for i in w.frames]
-            if spec.split:
-                item["split"] = spec.split
-            items.append(item)
-        for g in gaps:
-            dropped.append({"layout": spec.layout, "sequence": spec.name, "first": g.first,
-                            "present": list(g.present), "gap": list(g.gap), "reason": g.reason})
-
+        items, dropped = _write_windows(w, spec, scene, cfg.blur_step)
     if spec.layout == "nfs":
-        lines = []
-        for i in indices:
-            x0, y0, x1, y1 = _nfs_box(scene, spec.time(i))
-            lines.append(f'1 {x0} {y0} {x1} {y1} {i} 0 0 0 "{spec.label}"')
-        rel = f"nfs/{spec.name}/240/{spec.name}.txt"
-        (out / rel).write_text("\n".join(lines) + "\n")
-        files.append(rel)
-        # The 30 fps folder beside 240/: every 8th frame, renumbered from 00001, with its boxes.
-        lines30 = []
-        for k, i in enumerate(indices[::NFS_30FPS_STEP], start=1):
-            put(f"nfs/{spec.name}/30/{spec.name}/{k:05d}.jpg", write_image, frames[i])
-            x0, y0, x1, y1 = _nfs_box(scene, spec.time(i))
-            lines30.append(f'1 {x0} {y0} {x1} {y1} {k} 0 0 0 "{spec.label}"')
-        rel = f"nfs/{spec.name}/30/{spec.name}.txt"
-        (out / rel).write_text("\n".join(lines30) + "\n")
-        files.append(rel)
+        _write_nfs_extras(w, spec, scene, frames)
 
     seq = {"layout": spec.layout, "name": spec.name, "frames": len(indices),
            "first_index": spec.first_index, "last_index": indices[-1]}
@@ -262,9 +286,8 @@ def _write_sequence(out: Path, spec: SeqSpec, cfg: SampleConfig) -> dict:
     if spec.missing:
         seq["missing"] = list(spec.missing)
     if spec.layout == "video":
-        seq["path"] = video_path(spec)
-        seq["fps"] = 240
-    return {"sequence": seq, "files": files, "items": items, "dropped": dropped}
+        seq.update(path=video_path(spec), fps=240)
+    return {"sequence": seq, "files": w.files, "items": items, "dropped": dropped}
 
 
 # -- the whole sample -----------------------------------------------------------------
