@@ -41,7 +41,7 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
-            return None
+            return super().get_command(ctx, name)  # commands added in Python (plugins)
         module, attr, _ = COMMANDS[name]
         mod = importlib.import_module(f"blurgen.commands.{module}")
         return getattr(mod, attr)
@@ -66,7 +66,10 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user errors become one line on stderr and exit status 1."""
     try:
-        cli.main(args=argv, prog_name="blurgen", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="blurgen", standalone_mode=False)
+        # Without standalone mode click returns the code a command gave to ctx.exit(n).
+        if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
+            sys.exit(rv)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)

@@ -33,3 +33,24 @@ def test_help_and_version_do_not_import_torch():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_exit_code_set_by_a_command_reaches_the_shell():
+    import click
+
+    from blurgen import cli as cli_mod
+
+    @click.command("fails-quietly")
+    @click.pass_context
+    def fails(ctx):
+        ctx.exit(3)
+
+    cli_mod.cli.add_command(fails)
+    try:
+        import pytest
+
+        with pytest.raises(SystemExit) as e:
+            cli_mod.main(["fails-quietly"])
+        assert e.value.code == 3
+    finally:
+        cli_mod.cli.commands.pop("fails-quietly", None)
