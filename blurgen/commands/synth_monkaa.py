@@ -13,7 +13,7 @@ from blurgen.commands._common import pipeline_options
 
 DEFAULT_RECIPE = "monkaa"
 # recipe [monkaa] keys that flags override
-FLAG_KEYS = ("interpolator", "method", "slomo_ckpt", "trust_checkpoint", "camera", "render_pass", "max_s",
+FLAG_KEYS = ("interpolator", "method", "motion", "slomo_ckpt", "trust_checkpoint", "camera", "render_pass", "max_s",
              "min_n", "n_train", "n_test", "split_seed", "store_ends", "device", "slomo_batch")
 
 
@@ -42,9 +42,12 @@ def monkaa_params(recipe: dict, flags: dict) -> dict:
 @click.option("--interpolator", type=click.Choice(["flow-guided", "superslomo", "linear"]), default=None,
               help="flow-guided: the GT flows, no weights (offline default); superslomo: the paper's network "
                    "(--slomo-ckpt); linear: cross-fade baseline [recipe: flow-guided].")
-@click.option("--method", type=click.Choice(["splat", "warp", "slomo"]), default=None,
-              help="How flow-guided forms frames: splat (forward splatting, default), warp, slomo "
-                   "(Super-SloMo's flow equations); see docs/monkaa.md.")
+@click.option("--method", type=click.Choice(["splat", "slomo"]), default=None,
+              help="How flow-guided forms frames: splat (forward splatting of the exact flows) or slomo "
+                   "(Super-SloMo's intermediate-flow equations, backward warps); see docs/monkaa.md [splat].")
+@click.option("--motion", type=click.Choice(["quadratic", "linear"]), default=None,
+              help="Flow-guided paths: quadratic bends them with the flows to frames t-1 and t+2 "
+                   "(into_past of t, into_future of t+1); linear keeps them straight [quadratic].")
 @click.option("--slomo-ckpt", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Super-SloMo checkpoint of the public port (state_dictFC, state_dictAT).")
 @click.option("--trust-checkpoint", is_flag=True, default=None,
@@ -65,7 +68,7 @@ def monkaa_params(recipe: dict, flags: dict) -> dict:
 @click.option("--slomo-batch", type=click.IntRange(min=1), default=None,
               help="Interpolated times per Super-SloMo pass [as memory allows].")
 @pipeline_options
-def synth_monkaa(root, interpolator, method, slomo_ckpt, trust_checkpoint, camera, render_pass, store_ends,
+def synth_monkaa(root, interpolator, method, motion, slomo_ckpt, trust_checkpoint, camera, render_pass, store_ends,
                  max_s, min_n, n_train, n_test, split_seed, device, slomo_batch, **opts) -> None:
     """Synthetic blur from Monkaa: for each frame pair (t, t+1), s = the largest GT flow
     displacement; pairs with s > 100 are skipped (and recorded); otherwise n = max(ceil(s), 5)
@@ -78,7 +81,7 @@ def synth_monkaa(root, interpolator, method, slomo_ckpt, trust_checkpoint, camer
     from blurgen.recipe import load_recipe
 
     recipe = load_recipe(opts.pop("recipe") or DEFAULT_RECIPE)
-    flags = dict(interpolator=interpolator, method=method,
+    flags = dict(interpolator=interpolator, method=method, motion=motion,
                  slomo_ckpt=None if slomo_ckpt is None else str(slomo_ckpt),
                  trust_checkpoint=trust_checkpoint, camera=camera, render_pass=render_pass, max_s=max_s,
                  min_n=min_n, n_train=n_train, n_test=n_test, split_seed=split_seed, store_ends=store_ends,

@@ -29,13 +29,18 @@ from blurgen.shards.schema import Sample
 from blurgen.sources import monkaa as src
 from blurgen.synth.interpolate import INTERPOLATORS, FlowGuidedInterpolator
 
+MOTIONS = ("quadratic", "linear")
+
 
 @dataclass(frozen=True)
 class MonkaaConfig:
     """Settings of a synth-monkaa run (the job's ``params``; JSON).
 
     interpolator: ``flow-guided`` | ``superslomo`` | ``linear``; method: the flow-guided
-    construction (``splat`` | ``warp`` | ``slomo``); slomo_ckpt: Super-SloMo checkpoint
+    construction (``splat`` | ``slomo``); motion: ``quadratic`` bends the flow-guided
+    paths through the positions at t - 1 and t + 2 given by into_past of t and
+    into_future of t + 1 (straight where those files are absent), ``linear`` keeps them
+    straight; slomo_ckpt: Super-SloMo checkpoint
     file (needed for ``superslomo``); trust_checkpoint: unpickle it in full. camera:
     ``left`` | ``right`` | ``both``; render_pass: ``clean`` | ``final``. max_s: pairs with
     larger ``s`` (pixels) are skipped; min_n: fewest interpolated frames. n_train, n_test,
@@ -46,6 +51,7 @@ class MonkaaConfig:
 
     interpolator: str = "flow-guided"
     method: str = "splat"
+    motion: str = "quadratic"
     slomo_ckpt: str | None = None
     trust_checkpoint: bool = False
     camera: str = "left"
@@ -65,6 +71,8 @@ class MonkaaConfig:
         if self.method not in FlowGuidedInterpolator.METHODS:
             raise ConfigError(f"unknown flow-guided method {self.method!r}; "
                               f"choose one of {', '.join(FlowGuidedInterpolator.METHODS)}")
+        if self.motion not in MOTIONS:
+            raise ConfigError(f"unknown --motion {self.motion!r}; choose one of {', '.join(MOTIONS)}")
         src.cameras_for(self.camera)
         if self.render_pass not in src.PASSES:
             raise ConfigError(f"--pass must be clean or final, got {self.render_pass!r}")
@@ -136,15 +144,23 @@ class MonkaaJob:
                 skips.append({"key": p.key, "kind": "input-error", "path": Path(p.frame0).parent.as_posix(),
                               "reason": f"no readable frame in {Path(p.frame0).parent.as_posix()}/"})
                 continue
-            tasks.append(Task(p.key, split[p.key], size, {
+            payload = {
                 "scene": p.scene, "camera": p.camera, "index": p.index,
                 "frame0": p.frame0, "frame1": p.frame1, "flow01": p.flow01, "flow10": p.flow10,
-            }))
+            }
+            if self._uses_neighbours():
+                payload["flow0m"] = src.flow_path(p.scene, p.camera, p.index, "past")
+                payload["flow12"] = src.flow_path(p.scene, p.camera, p.index + 1, "future")
+            tasks.append(Task(p.key, split[p.key], size, payload))
         if unselected:
             skips.append({"key": "monkaa", "reason": f"{unselected} pair(s) not selected: the split takes "
                           f"{c.n_train} train + {c.n_test} test pairs (seed {c.split_seed})", "count": unselected})
         self._plan = (tasks, skips)
         return self._plan
+
+    def _uses_neighbours(self) -> bool:
+        c = self.config
+        return c.interpolator == "flow-guided" and c.method == "splat" and c.motion == "quadratic"
 
     def _folder_size(self, pair: src.MonkaaPair, image_size) -> tuple[int, int] | None:
         folder = self.root / Path(pair.frame0).parent
@@ -165,7 +181,7 @@ class MonkaaJob:
         files: set[str] = set()
         for t in self._planned()[0]:
             p = t.payload
-            files.update((p["frame0"], p["frame1"], p["flow01"], p["flow10"]))
+            files.update(p[k] for k in ("frame0", "frame1", "flow01", "flow10", "flow0m", "flow12") if k in p)
         # A missing file is reported when its pair is made; hash only what exists.
         return sorted(f for f in files if (self.root / f).is_file())
 
@@ -217,6 +233,20 @@ class MonkaaJob:
                              f"{size[1]}x{size[0]}", "frames of one scene must have one size")
         return img
 
+    def _accelerations(self, p: dict, size, flow01, flow10) -> tuple[dict, str | None]:
+        """``({"accel0", "accel1"}, "quadratic")`` from the neighbour flows, or ``({}, "linear")``
+        when a neighbour flow file is absent (the first or last frame of a download)."""
+        from blurgen.synth.interpolate import accelerations
+
+        if "flow0m" not in p:
+            return {}, ("linear" if self.config.interpolator == "flow-guided" and self.config.method == "splat" else None)
+        if not ((self.root / p["flow0m"]).is_file() and (self.root / p["flow12"]).is_file()):
+            return {}, "linear"
+        f0m = self._read_flow(p["flow0m"], size)
+        f12 = self._read_flow(p["flow12"], size)
+        a0, a1 = accelerations(flow01, f0m, flow10, f12)
+        return {"accel0": a0, "accel1": a1}, "quadratic"
+
     def make(self, task: Task, rng: np.random.Generator | None = None) -> Sample:
         """Make one sample (``rng`` is unused: nothing is drawn at random)."""
         from blurgen.synth.blur import synthesize_blur, to_uint8
@@ -233,7 +263,8 @@ class MonkaaJob:
         flow10 = self._read_flow(p["flow10"], size)
         img0 = self._read_frame(p["frame0"], size)
         img1 = self._read_frame(p["frame1"], size)
-        blur = to_uint8(synthesize_blur(self.interpolator(), img0, img1, flow01, flow10, n))
+        extra, motion = self._accelerations(p, size, flow01, flow10)
+        blur = to_uint8(synthesize_blur(self.interpolator(), img0, img1, flow01, flow10, n, **extra))
         arrays = {"blur": blur, "flow": flow01, "flow_bwd": flow10}
         if c.store_ends:
             arrays.update(first=img0, last=img1)
@@ -249,6 +280,8 @@ class MonkaaJob:
             "interpolator": c.label,
             "split": task.split,
         }
+        if motion is not None:
+            meta["motion"] = motion
         return Sample(task.key, arrays, meta)
 
     def __getstate__(self):

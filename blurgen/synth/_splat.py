@@ -2,17 +2,27 @@
 
 Both functions make the same frame (up to float rounding); the numpy one is the
 readable reference and the fallback when numba is missing, the numba one makes each
-frame in about the time of two image warps and can add it straight into a running sum.
+frame in a few image warps' time and can add it straight into a running sum.
 
 Inputs (all C-contiguous): ``img0``, ``img1`` ``(H, W, 3)`` float32; ``flow01``,
 ``flow10`` ``(H, W, 2)`` float32 pixels; ``layer0``, ``layer1`` ``(H, W)`` int8, the layer
 of each source pixel (0 = occluder, 1 = seen in both frames, 2 = hidden in the other
 frame; :data:`N_LAYERS` layers, drawn front to back). At time ``t`` frame 0's pixel ``p``
 lands at ``p + t F01(p)`` with weight ``1 - t`` and frame 1's pixel ``q`` at
-``q + (1 - t) F10(q)`` with weight ``t``, spread over the 4 nearest pixels (bilinear).
-Layer k's colour at a pixel is its weighted mean, its coverage ``min(weight, 1)``; the
+``q + (1 - t) F10(q)`` with weight ``t``, spread over the 4 nearest pixels (bilinear);
+optional accelerations bend these paths into parabolas (:func:`curve_weight`).
+
+What each layer holds at an output pixel: the weighted sum of the colours that landed
+(``w, w r, w g, w b``) and, per source frame, the weighted sum of the source positions
+relative to the pixel and of their squared length. Colour of a layer: when the source
+positions of every frame that reached it are coherent (spread at most
+:data:`COHERENT` px^2, i.e. they come from one smooth piece of that frame), the frames
+are read at the mean source position with a bicubic kernel (Keys, a = -0.5) and mixed
+by weight: the splat only inverts the motion, and the picture keeps its sharpness.
+Elsewhere (outlines where two surfaces meet) the splatted colour is used. Layers are
+drawn front to back, each covering what is behind it by its weight (at most 1); the
 back-most layer present is opaque. A pixel no source reaches takes the weighted mean of
-all splats in its ``hole x hole`` neighbourhood, else the cross-fade.
+the colours splatted in its ``hole x hole`` neighbourhood, else the cross-fade.
 """
 
 from __future__ import annotations
@@ -20,8 +30,10 @@ from __future__ import annotations
 import numpy as np
 
 N_LAYERS = 3
+N_CH = 12  # per layer: w, w*rgb | per frame s in (0, 1): w_s, w_s*dx, w_s*dy, w_s*(dx^2 + dy^2)
 EPS = 1e-6
 HOLE = 1e-3
+COHERENT = 1.0  # px^2: largest spread of source positions read with the bicubic kernel (a smooth map: <= 0.5)
 
 try:  # the compiled path; without numba the numpy reference is used
     import numba
@@ -31,64 +43,135 @@ except ImportError:  # pragma: no cover - exercised only where numba is absent
     HAVE_NUMBA = False
 
 
+def curve_weight(t: float) -> float:
+    """``(t^2 - t) / 2``: the weight of the acceleration in the position at time ``t``.
+
+    A point at ``p`` in frame 0 with flows ``F01`` (to frame 1) and ``F0m`` (to frame -1)
+    moves on the parabola through the three positions: ``p + t F01 + (t^2 - t)/2 A0`` with
+    ``A0 = F01 + F0m``. From frame 1 (flows ``F10``, ``F12``) the same curve is
+    ``q + (1 - t) F10 + (t^2 - t)/2 A1`` with ``A1 = F12 + F10``.
+    """
+    return 0.5 * (t * t - t)
+
+
+def _keys(d: np.ndarray) -> np.ndarray:
+    """Keys' cubic convolution kernel (a = -0.5) at distances ``d``."""
+    d = np.abs(d)
+    return np.where(d < 1.0, (1.5 * d - 2.5) * d * d + 1.0,
+                    np.where(d < 2.0, ((-0.5 * d + 2.5) * d - 4.0) * d + 2.0, 0.0))
+
+
+def cubic_sample(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``img`` ``(H, W, 3)`` read at float positions ``x``, ``y`` (any equal shapes) with
+    Keys' bicubic kernel; positions outside read the nearest edge. Returns ``(..., 3)``."""
+    h, w = img.shape[:2]
+    x0 = np.floor(x)
+    y0 = np.floor(y)
+    fx = x - x0
+    fy = y - y0
+    x0 = x0.astype(np.int64)
+    y0 = y0.astype(np.int64)
+    out = np.zeros(x.shape + (3,), np.float64)
+    for j in range(-1, 3):
+        wy = _keys(fy - j)
+        yy = np.clip(y0 + j, 0, h - 1)
+        for i in range(-1, 3):
+            wgt = wy * _keys(fx - i)
+            xx = np.clip(x0 + i, 0, w - 1)
+            out += wgt[..., None] * img[yy, xx]
+    return out
+
+
 # ----------------------------------------------------------------------------- numpy reference
-def splat_frame_numpy(img0, img1, flow01, flow10, layer0, layer1, t: float, hole: int = 5) -> np.ndarray:
-    """Frame at time ``t``: ``(H, W, 3)`` float32 (the readable reference implementation)."""
+def splat_frame_numpy(img0, img1, flow01, flow10, layer0, layer1, t: float, hole: int = 5, *,
+                      accel0: np.ndarray | None = None, accel1: np.ndarray | None = None) -> np.ndarray:
+    """Frame at time ``t``: ``(H, W, 3)`` float32 (the readable reference implementation).
+
+    accel0, accel1: optional ``(H, W, 2)`` accelerations (see :func:`curve_weight`).
+    """
     import cv2
     import scipy.sparse as sparse
 
     h, w = img0.shape[:2]
     hw = h * w
     n_src = 2 * hw
-    pad = 2  # positions are clipped to [-pad, size - 1 + pad]: outside corners land in the margin
-    wp, hp = w + 2 * pad + 1, h + 2 * pad + 1
-    canvas = hp * wp
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    layer = np.concatenate([layer0.ravel(), layer1.ravel()]).astype(np.float32)
-    offset = layer * np.float32(canvas) + np.float32(pad * wp + pad)  # integers, exact in float32
-    step = np.concatenate([np.full(hw, t, np.float32), np.full(hw, 1.0 - t, np.float32)])
-    side_w = np.concatenate([np.full(hw, 1.0 - t, np.float32), np.full(hw, t, np.float32)])
-    px = np.concatenate([gx.ravel(), gx.ravel()]) + step * np.concatenate([flow01[..., 0].ravel(), flow10[..., 0].ravel()])
-    py = np.concatenate([gy.ravel(), gy.ravel()]) + step * np.concatenate([flow01[..., 1].ravel(), flow10[..., 1].ravel()])
-    np.clip(px, -pad, w - 1 + pad, out=px)
-    np.clip(py, -pad, h - 1 + pad, out=py)
-    x0 = np.floor(px)
-    y0 = np.floor(py)
-    fx = px - x0
-    fy = py - y0
-    base = (y0 * np.float32(wp) + x0 + offset).astype(np.int32)
-    # The splatting matrix: one column per source pixel, its 4 bilinear corners as rows.
-    idx = np.stack([base, base + 1, base + wp, base + wp + 1], axis=1).ravel()
-    bx = fx * side_w
-    ax = side_w - bx
-    wgt = np.stack([ax * (1 - fy), bx * (1 - fy), ax * fy, bx * fy], axis=1).ravel()
-    indptr = np.arange(0, 4 * n_src + 1, 4, dtype=np.int32)
-    m = sparse.csc_matrix((wgt, idx, indptr), shape=(N_LAYERS * canvas, n_src))
-    values = np.concatenate([np.ones((n_src, 1), np.float32),
-                             np.concatenate([img0.reshape(-1, 3), img1.reshape(-1, 3)])], axis=1)
-    acc = np.ascontiguousarray((m @ values).T).reshape(4, N_LAYERS, hp, wp)[:, :, pad:pad + h, pad:pad + w]
-    num, den = acc[1:], acc[0]  # (3, K, H, W), (K, H, W)
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
+    sx = np.concatenate([gx.ravel(), gx.ravel()])
+    sy = np.concatenate([gy.ravel(), gy.ravel()])
+    step = np.concatenate([np.full(hw, t), np.full(hw, 1.0 - t)]).astype(np.float32)
+    side_w = np.concatenate([np.full(hw, 1.0 - t), np.full(hw, t)]).astype(np.float32)
+    px = sx.astype(np.float32) + step * np.concatenate([flow01[..., 0].ravel(), flow10[..., 0].ravel()])
+    py = sy.astype(np.float32) + step * np.concatenate([flow01[..., 1].ravel(), flow10[..., 1].ravel()])
+    curve = np.float32(curve_weight(t))
+    for k, acc in ((0, accel0), (1, accel1)):
+        if acc is not None:
+            px[k * hw:(k + 1) * hw] += curve * acc[..., 0].ravel()
+            py[k * hw:(k + 1) * hw] += curve * acc[..., 1].ravel()
+    keep = (px > -1) & (px < w) & (py > -1) & (py < h)
+    x0 = np.floor(px).astype(np.int64)
+    y0 = np.floor(py).astype(np.int64)
+    fx = (px - x0).astype(np.float64)
+    fy = (py - y0).astype(np.float64)
+    layer = np.concatenate([layer0.ravel(), layer1.ravel()]).astype(np.int64)
+    # The splatting matrix: rows (layer, y, x) plus one dump row, columns = source pixels.
+    dump = N_LAYERS * hw
+    rows, vals = [], []
+    for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        xx, yy = x0 + dx, y0 + dy
+        ok = keep & (xx >= 0) & (xx < w) & (yy >= 0) & (yy < h)
+        rows.append(np.where(ok, layer * hw + yy * w + xx, dump))
+        wx = fx if dx else 1.0 - fx
+        wy = fy if dy else 1.0 - fy
+        vals.append(np.where(ok, side_w * wx * wy, 0.0))
+    idx = np.stack(rows, axis=1).ravel()
+    wgt = np.stack(vals, axis=1).ravel()
+    indptr = np.arange(0, 4 * n_src + 1, 4)
+    m = sparse.csc_matrix((wgt, idx, indptr), shape=(dump + 1, n_src))
+    side = np.concatenate([np.zeros(hw, bool), np.ones(hw, bool)])
+    values = np.zeros((n_src, 10), np.float64)
+    values[:, 0] = 1.0
+    values[:hw, 1:4] = img0.reshape(-1, 3)
+    values[hw:, 1:4] = img1.reshape(-1, 3)
+    for s in (0, 1):
+        on = side == bool(s)
+        values[on, 4 + 3 * s] = sx[on]
+        values[on, 5 + 3 * s] = sy[on]
+        values[on, 6 + 3 * s] = sx[on] ** 2 + sy[on] ** 2
+    per_side_w = m @ np.stack([~side, side], axis=1).astype(np.float64)  # (rows, 2)
+    acc = (m @ values)[:dump].reshape(N_LAYERS, h, w, 10)
+    sw = per_side_w[:dump].reshape(N_LAYERS, h, w, 2)
+    den = acc[..., 0]
+    num = acc[..., 1:4]
 
-    eps = np.float32(EPS)
-    present = den > eps
-    behind = np.zeros_like(present)
-    for k in range(N_LAYERS - 2, -1, -1):
-        behind[k] = behind[k + 1] | present[k + 1]
-    cover = np.where(behind, np.minimum(den, 1.0), 1.0) * present
-    out = np.zeros((3, h, w), np.float32)
-    remaining = np.ones((h, w), np.float32)
-    for k in range(N_LAYERS):
-        out += num[:, k] * (remaining * cover[k] / np.maximum(den[k], eps))
-        remaining *= 1.0 - cover[k]
-    out = out.transpose(1, 2, 0)
+    out = np.zeros((h, w, 3), np.float64)
+    seen = np.zeros((h, w), bool)
+    for k in range(N_LAYERS - 1, -1, -1):
+        d = den[k]
+        present = d > EPS
+        colour = num[k] / np.maximum(d, EPS)[..., None]
+        coherent = present.copy()
+        mixed = np.zeros((h, w, 3))
+        for s, img in ((0, img0), (1, img1)):
+            ws = sw[k, ..., s]
+            has = ws > EPS
+            wsafe = np.maximum(ws, EPS)
+            mx = acc[k, ..., 4 + 3 * s] / wsafe
+            my = acc[k, ..., 5 + 3 * s] / wsafe
+            spread = acc[k, ..., 6 + 3 * s] / wsafe - mx * mx - my * my
+            coherent &= ~has | (spread <= COHERENT)
+            mixed += np.where(has[..., None], ws[..., None] * cubic_sample(img, mx, my), 0.0)
+        colour = np.where(coherent[..., None], mixed / np.maximum(d, EPS)[..., None], colour)
+        cover = np.where(seen, np.minimum(d, 1.0), 1.0) * present
+        out = cover[..., None] * colour + (1.0 - cover[..., None]) * out
+        seen |= present
     total = den.sum(0)
     holes = total < HOLE
     if holes.any():
-        num_all = np.ascontiguousarray(num.sum(1).transpose(1, 2, 0))
+        num_all = np.ascontiguousarray(num.sum(0))
         num_b = cv2.boxFilter(num_all, -1, (hole, hole), normalize=False, borderType=cv2.BORDER_CONSTANT)
         den_b = cv2.boxFilter(np.ascontiguousarray(total), -1, (hole, hole), normalize=False,
                               borderType=cv2.BORDER_CONSTANT)
-        filled = num_b / np.maximum(den_b, eps)[..., None]
+        filled = num_b / np.maximum(den_b, EPS)[..., None]
         fade = (1.0 - t) * img0 + t * img1
         out = np.where(holes[..., None], np.where((den_b > HOLE)[..., None], filled, fade), out)
     return np.ascontiguousarray(out, dtype=np.float32)
@@ -98,15 +181,17 @@ def splat_frame_numpy(img0, img1, flow01, flow10, layer0, layer1, t: float, hole
 if HAVE_NUMBA:
 
     @numba.njit(cache=True, nogil=True)
-    def _splat_side(img, flow, layer, step, weight, canvas):  # pragma: no cover - compiled
-        """Add ``weight * bilinear * [1, r, g, b]`` of every pixel of ``img`` at ``p + step * flow[p]``."""
+    def _splat_side(img, flow, accel, curve, layer, step, weight, side, canvas):  # pragma: no cover - compiled
+        """Splat every pixel ``p`` of ``img`` at ``p + step * flow[p] + curve * accel[p]``."""
         h, w = img.shape[0], img.shape[1]
         one = np.float32(1.0)
+        o = 4 + 4 * side
         for y in range(h):
             yf = np.float32(y)
             for x in range(w):
-                px = np.float32(x) + step * flow[y, x, 0]
-                py = yf + step * flow[y, x, 1]
+                xf = np.float32(x)
+                px = xf + step * flow[y, x, 0] + curve * accel[y, x, 0]
+                py = yf + step * flow[y, x, 1] + curve * accel[y, x, 1]
                 if not (px > -1.0 and px < w and py > -1.0 and py < h):
                     continue
                 x0 = int(px + one) - 1  # floor, as px > -1
@@ -117,36 +202,67 @@ if HAVE_NUMBA:
                 r = img[y, x, 0]
                 g = img[y, x, 1]
                 b = img[y, x, 2]
-                w00 = weight * (one - fx) * (one - fy)
-                w10 = weight * fx * (one - fy)
-                w01 = weight * (one - fx) * fy
-                w11 = weight * fx * fy
-                if y0 >= 0:
-                    if x0 >= 0:
-                        c = canvas[k, y0, x0]
-                        c[0] += w00
-                        c[1] += w00 * r
-                        c[2] += w00 * g
-                        c[3] += w00 * b
-                    if x0 + 1 < w:
-                        c = canvas[k, y0, x0 + 1]
-                        c[0] += w10
-                        c[1] += w10 * r
-                        c[2] += w10 * g
-                        c[3] += w10 * b
-                if y0 + 1 < h:
-                    if x0 >= 0:
-                        c = canvas[k, y0 + 1, x0]
-                        c[0] += w01
-                        c[1] += w01 * r
-                        c[2] += w01 * g
-                        c[3] += w01 * b
-                    if x0 + 1 < w:
-                        c = canvas[k, y0 + 1, x0 + 1]
-                        c[0] += w11
-                        c[1] += w11 * r
-                        c[2] += w11 * g
-                        c[3] += w11 * b
+                for dy in range(2):
+                    yy = y0 + dy
+                    if yy < 0 or yy >= h:
+                        continue
+                    wy = fy if dy == 1 else one - fy
+                    ry = yf - np.float32(yy)
+                    for dx in range(2):
+                        xx = x0 + dx
+                        if xx < 0 or xx >= w:
+                            continue
+                        ww = weight * wy * (fx if dx == 1 else one - fx)
+                        rx = xf - np.float32(xx)
+                        c = canvas[k, yy, xx]
+                        c[0] += ww
+                        c[1] += ww * r
+                        c[2] += ww * g
+                        c[3] += ww * b
+                        c[o] += ww
+                        c[o + 1] += ww * rx
+                        c[o + 2] += ww * ry
+                        c[o + 3] += ww * (rx * rx + ry * ry)
+
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def _keys1(d):  # pragma: no cover - compiled
+        d = abs(d)
+        if d < 1.0:
+            return (1.5 * d - 2.5) * d * d + 1.0
+        if d < 2.0:
+            return ((-0.5 * d + 2.5) * d - 4.0) * d + 2.0
+        return 0.0
+
+    @numba.njit(cache=True, nogil=True)
+    def _cubic(img, x, y, res):  # pragma: no cover - compiled
+        """``img`` read at ``(x, y)`` with Keys' kernel (edges replicated) into ``res[0:3]``."""
+        h, w = img.shape[0], img.shape[1]
+        x0 = int(np.floor(x))
+        y0 = int(np.floor(y))
+        fx = x - x0
+        fy = y - y0
+        wx0 = _keys1(fx + 1.0)
+        wx1 = _keys1(fx)
+        wx2 = _keys1(fx - 1.0)
+        wx3 = _keys1(fx - 2.0)
+        xa = min(max(x0 - 1, 0), w - 1)
+        xb = min(max(x0, 0), w - 1)
+        xc = min(max(x0 + 1, 0), w - 1)
+        xd = min(max(x0 + 2, 0), w - 1)
+        r = 0.0
+        g = 0.0
+        b = 0.0
+        for j in range(4):
+            wy = _keys1(fy - (j - 1))
+            if wy == 0.0:
+                continue
+            row = img[min(max(y0 + j - 1, 0), h - 1)]
+            r += wy * (wx0 * row[xa, 0] + wx1 * row[xb, 0] + wx2 * row[xc, 0] + wx3 * row[xd, 0])
+            g += wy * (wx0 * row[xa, 1] + wx1 * row[xb, 1] + wx2 * row[xc, 1] + wx3 * row[xd, 1])
+            b += wy * (wx0 * row[xa, 2] + wx1 * row[xb, 2] + wx2 * row[xc, 2] + wx3 * row[xd, 2])
+        res[0] = r
+        res[1] = g
+        res[2] = b
 
     @numba.njit(cache=True, nogil=True)
     def _compose(canvas, img0, img1, t, out, accumulate, hole):  # pragma: no cover - compiled
@@ -155,18 +271,19 @@ if HAVE_NUMBA:
         nl = canvas.shape[0]
         r0 = hole // 2
         n_holes = 0
+        smp = np.empty(3)
         for y in range(h):
             for x in range(w):
-                total = np.float32(0.0)
+                total = 0.0
                 for k in range(nl):
                     total += canvas[k, y, x, 0]
                 if total < HOLE:
                     n_holes += 1
                     # normalised convolution over the hole x hole neighbourhood
-                    sw = np.float32(0.0)
-                    s0 = np.float32(0.0)
-                    s1 = np.float32(0.0)
-                    s2 = np.float32(0.0)
+                    sw = 0.0
+                    s0 = 0.0
+                    s1 = 0.0
+                    s2 = 0.0
                     for yy in range(max(0, y - r0), min(h, y + r0 + 1)):
                         for xx in range(max(0, x - r0), min(w, x + r0 + 1)):
                             for k in range(nl):
@@ -184,20 +301,49 @@ if HAVE_NUMBA:
                         c2 = (1.0 - t) * img0[y, x, 2] + t * img1[y, x, 2]
                 else:
                     # back to front: each present layer over what is behind it
-                    c0 = np.float32(0.0)
-                    c1 = np.float32(0.0)
-                    c2 = np.float32(0.0)
+                    c0 = 0.0
+                    c1 = 0.0
+                    c2 = 0.0
                     seen = False
                     for k in range(nl - 1, -1, -1):
-                        d = canvas[k, y, x, 0]
+                        cv = canvas[k, y, x]
+                        d = float(cv[0])
                         if d <= EPS:
                             continue
-                        cover = min(d, np.float32(1.0)) if seen else np.float32(1.0)
-                        s = cover / d
-                        keep = np.float32(1.0) - cover
-                        c0 = s * canvas[k, y, x, 1] + keep * c0
-                        c1 = s * canvas[k, y, x, 2] + keep * c1
-                        c2 = s * canvas[k, y, x, 3] + keep * c2
+                        coherent = True
+                        m0 = 0.0
+                        m1 = 0.0
+                        m2 = 0.0
+                        for s in range(2):
+                            o = 4 + 4 * s
+                            ws = float(cv[o])
+                            if ws <= EPS:
+                                continue
+                            mx = cv[o + 1] / ws
+                            my = cv[o + 2] / ws
+                            if cv[o + 3] / ws - mx * mx - my * my > COHERENT:
+                                coherent = False
+                                break
+                            if s == 0:
+                                _cubic(img0, x + mx, y + my, smp)
+                            else:
+                                _cubic(img1, x + mx, y + my, smp)
+                            m0 += ws * smp[0]
+                            m1 += ws * smp[1]
+                            m2 += ws * smp[2]
+                        if coherent:
+                            r = m0 / d
+                            g = m1 / d
+                            b = m2 / d
+                        else:
+                            r = cv[1] / d
+                            g = cv[2] / d
+                            b = cv[3] / d
+                        cover = min(d, 1.0) if seen else 1.0
+                        keep = 1.0 - cover
+                        c0 = cover * r + keep * c0
+                        c1 = cover * g + keep * c1
+                        c2 = cover * b + keep * c2
                         seen = True
                 if accumulate:
                     out[y, x, 0] += c0
@@ -217,20 +363,24 @@ if HAVE_NUMBA:
 
 
 def splat_frame_numba(img0, img1, flow01, flow10, layer0, layer1, t: float, hole: int = 5, *,
+                      accel0: np.ndarray | None = None, accel1: np.ndarray | None = None,
                       out: np.ndarray | None = None, accumulate: bool = False,
                       canvas: np.ndarray | None = None) -> np.ndarray:
     """Frame at time ``t`` (compiled). With ``accumulate`` it is added into ``out``.
 
-    canvas: an optional ``(N_LAYERS, H, W, 4)`` float32 scratch buffer of zeros to reuse
-    (the call leaves it zeroed again).
+    canvas: an optional ``(N_LAYERS, H, W, N_CH)`` float32 scratch buffer of zeros to
+    reuse (the call leaves it zeroed again).
     """
     h, w = img0.shape[:2]
     if canvas is None:
-        canvas = np.zeros((N_LAYERS, h, w, 4), np.float32)
+        canvas = np.zeros((N_LAYERS, h, w, N_CH), np.float32)
     if out is None:
         out = np.zeros((h, w, 3), np.float32)
         accumulate = False
-    _splat_side(img0, flow01, layer0, np.float32(t), np.float32(1.0 - t), canvas)
-    _splat_side(img1, flow10, layer1, np.float32(1.0 - t), np.float32(t), canvas)
-    _compose(canvas, img0, img1, np.float32(t), out, accumulate, int(hole))
+    curve = np.float32(curve_weight(t))
+    a0 = accel0 if accel0 is not None else np.zeros_like(flow01)
+    a1 = accel1 if accel1 is not None else np.zeros_like(flow10)
+    _splat_side(img0, flow01, a0, curve, layer0, np.float32(t), np.float32(1.0 - t), 0, canvas)
+    _splat_side(img1, flow10, a1, curve, layer1, np.float32(1.0 - t), np.float32(t), 1, canvas)
+    _compose(canvas, img0, img1, float(t), out, accumulate, int(hole))
     return out

@@ -13,17 +13,18 @@ from blurgen.synth.interpolate import blur_times
 
 
 def synthesize_blur(interpolator, img0: np.ndarray, img1: np.ndarray, flow01: np.ndarray | None,
-                    flow10: np.ndarray | None, n: int) -> np.ndarray:
+                    flow10: np.ndarray | None, n: int, **extra) -> np.ndarray:
     """Blurred image of a pair: mean of ``I0``, the ``n`` frames at ``k / (n + 1)`` and ``I1``.
 
     img0, img1: ``(H, W, 3)`` uint8 or float, RGB, values in [0, 255]; flow01, flow10:
-    ``(H, W, 2)`` float32 pixels (ignored by the linear interpolator). Returns ``(H, W, 3)``
-    float32 in [0, 255] (not rounded; see :func:`to_uint8`).
+    ``(H, W, 2)`` float32 pixels (ignored by the linear interpolator); ``extra`` goes to
+    the interpolator's ``sum_frames`` (the flow-guided one takes ``accel0``, ``accel1``).
+    Returns ``(H, W, 3)`` float32 in [0, 255] (not rounded; see :func:`to_uint8`).
     """
     a = np.asarray(img0, dtype=np.float32)
     b = np.asarray(img1, dtype=np.float32)
     times = blur_times(n)[1:-1]
-    acc = interpolator.sum_frames(a, b, flow01, flow10, times).astype(np.float32, copy=False)
+    acc = interpolator.sum_frames(a, b, flow01, flow10, times, **extra).astype(np.float32, copy=False)
     acc = acc + a + b
     return acc / np.float32(n + 2)
 

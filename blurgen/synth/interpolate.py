@@ -130,6 +130,18 @@ def consistency(flow_ab: np.ndarray, flow_ba: np.ndarray, *, tol: float = 0.5,
     return c.astype(np.float32)
 
 
+def accelerations(flow01: np.ndarray, flow0m: np.ndarray, flow10: np.ndarray, flow12: np.ndarray):
+    """Per-pixel accelerations of both frames of a pair from the flows to their other neighbours.
+
+    flow01 (0 -> 1), flow0m (0 -> -1, Monkaa's into_past of frame 0), flow10 (1 -> 0),
+    flow12 (1 -> 2, into_future of frame 1), all ``(H, W, 2)`` float32 px. A point moving
+    on a parabola through its positions at times -1, 0, 1 has ``A0 = F01 + F0m``; at times
+    0, 1, 2 (seen from frame 1) ``A1 = F12 + F10`` (px per frame^2). Returns ``(A0, A1)``.
+    """
+    return (np.asarray(flow01, np.float32) + flow0m).astype(np.float32), \
+        (np.asarray(flow12, np.float32) + flow10).astype(np.float32)
+
+
 def _land(mask: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Pixels of the other frame that the ``mask`` pixels land on (nearest), ``(H, W)`` bool."""
     h, w = mask.shape
@@ -154,16 +166,66 @@ def _pull(mask_b: np.ndarray, flow_ab: np.ndarray) -> np.ndarray:
     return out
 
 
-def occluders(flow01: np.ndarray, flow10: np.ndarray, vis0: np.ndarray, vis1: np.ndarray):
+def flow_regions(flow: np.ndarray, *, tol: float = 1.0, rel: float = 0.05) -> np.ndarray:
+    """Label pieces of the image that move together: ``(H, W)`` int32 labels (>= 1).
+
+    A pixel whose flow differs from a 4-neighbour's by more than ``tol + rel * |flow|``
+    pixels lies on an outline (a flow discontinuity). The other pixels are labelled by
+    connected components; each outline pixel then joins the neighbouring piece whose
+    flow is closest to its own (pixels with no labelled neighbour keep a label of their
+    own).
+    """
+    from scipy import ndimage
+
+    h, w = flow.shape[:2]
+    mag = np.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2)
+    edge = np.zeros((h, w), bool)
+    for axis in (0, 1):
+        a = flow[:-1] if axis == 0 else flow[:, :-1]
+        b = flow[1:] if axis == 0 else flow[:, 1:]
+        ma = mag[:-1] if axis == 0 else mag[:, :-1]
+        mb = mag[1:] if axis == 0 else mag[:, 1:]
+        jump = np.sqrt(((a - b) ** 2).sum(-1)) > tol + rel * np.maximum(ma, mb)
+        if axis == 0:
+            edge[:-1] |= jump
+            edge[1:] |= jump
+        else:
+            edge[:, :-1] |= jump
+            edge[:, 1:] |= jump
+    labels, n = ndimage.label(~edge)
+    if edge.any():
+        best = np.full((h, w), np.inf, np.float32)
+        pick = np.zeros((h, w), np.int32)
+        pad_l = np.pad(labels, 1)
+        pad_f = np.pad(flow, ((1, 1), (1, 1), (0, 0)))
+        for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            nl = pad_l[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+            nf = pad_f[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+            d = ((nf - flow) ** 2).sum(-1)
+            better = (nl > 0) & (d < best)
+            best = np.where(better, d, best)
+            pick = np.where(better, nl, pick)
+        ys, xs = np.nonzero(edge)
+        lone = pick[ys, xs] == 0
+        pick[ys[lone], xs[lone]] = n + 1 + np.arange(int(lone.sum()), dtype=np.int32)
+        labels = np.where(edge, pick, labels)
+    return labels.astype(np.int32)
+
+
+def occluders(flow01: np.ndarray, flow10: np.ndarray, vis0: np.ndarray, vis1: np.ndarray,
+              *, share: float = 0.25):
     """Pixels that hide something during the pair, in frame 0 and in frame 1.
 
     vis0, vis1: ``(H, W)`` bool, True where a pixel is seen in both frames (see
     :func:`consistency`). A pixel of frame 0 that is hidden in frame 1 lands (along
     ``flow01``) on the pixel that hides it; so the visible pixels where hidden pixels
     land are occluders, and so are the pixels of the other frame that map onto them.
-    Returns ``(front0, front1)``, ``(H, W)`` bool. Occluders are drawn in front of other
-    visible pixels where both reach the same place at an intermediate time (a thin
-    object that passes over background seen at both ends).
+    Such evidence covers only the part of an object that ends on hidden pixels, so it is
+    spread to the whole piece that moves together (:func:`flow_regions`) when at least
+    ``share`` of the piece's visible pixels carry it. Returns ``(front0, front1)``,
+    ``(H, W)`` bool. Occluders are drawn in front of other visible pixels where both
+    reach the same place at an intermediate time (background that passes behind an
+    object and is seen again at the other end).
     """
     land1 = _land(~vis0, flow01)  # in frame 1: where pixels hidden in frame 1 went
     land0 = _land(~vis1, flow10)  # in frame 0: where pixels hidden in frame 0 came from
@@ -171,7 +233,17 @@ def occluders(flow01: np.ndarray, flow10: np.ndarray, vis0: np.ndarray, vis1: np
     front0 = vis0 & land0
     front0_all = front0 | (vis0 & _pull(front1, flow01))
     front1_all = front1 | (vis1 & _pull(front0, flow10))
-    return front0_all, front1_all
+    out = []
+    for front, vis, flow in ((front0_all, vis0, flow01), (front1_all, vis1, flow10)):
+        if front.any() and share <= 1.0:
+            labels = flow_regions(flow).ravel()
+            n = labels.max() + 1
+            hits = np.bincount(labels, weights=front.ravel(), minlength=n)
+            size = np.bincount(labels, weights=vis.ravel(), minlength=n)
+            grow = hits >= share * np.maximum(size, 1)
+            front = front | (vis & grow[labels].reshape(front.shape))
+        out.append(front)
+    return out[0], out[1]
 
 
 # ----------------------------------------------------------------------------- linear
@@ -221,25 +293,33 @@ class FlowGuidedInterpolator:
         self.compiled = compiled  # numba kernels when available; False = the numpy reference
 
     # -- public API
-    def frames(self, img0, img1, flow01, flow10, times: Iterable[float]) -> Iterator[np.ndarray]:
+    def frames(self, img0, img1, flow01, flow10, times: Iterable[float], *,
+               accel0: np.ndarray | None = None, accel1: np.ndarray | None = None) -> Iterator[np.ndarray]:
+        """Frames at ``times``. accel0, accel1: optional ``(H, W, 2)`` accelerations of
+        frame 0's and frame 1's pixels (:func:`accelerations`); with them the splatted
+        paths are parabolas instead of lines (``method="splat"`` only)."""
         a, b = _as_float_image(img0), _as_float_image(img1)
         f01 = _as_flow(flow01, a.shape[:2])
         f10 = _as_flow(flow10, a.shape[:2])
         c0 = consistency(f01, f10, tol=self.tol, rel=self.rel, floor=self.floor)
         c1 = consistency(f10, f01, tol=self.tol, rel=self.rel, floor=self.floor)
-        make = {"splat": self._splat_frames, "slomo": self._slomo_frames}[self.method]
-        yield from make(a, b, f01, f10, c0, c1, [float(t) for t in times])
+        ts = [float(t) for t in times]
+        if self.method == "splat":
+            yield from self._splat_frames(a, b, f01, f10, c0, c1, ts, *self._accels(a, accel0, accel1))
+        else:
+            yield from self._slomo_frames(a, b, f01, f10, c0, c1, ts)
 
-    def sum_frames(self, img0, img1, flow01, flow10, times: Iterable[float]) -> np.ndarray:
+    def sum_frames(self, img0, img1, flow01, flow10, times: Iterable[float], *,
+                   accel0: np.ndarray | None = None, accel1: np.ndarray | None = None) -> np.ndarray:
         from blurgen.synth import _splat
 
         if self.method == "splat" and self.compiled and _splat.HAVE_NUMBA:
             a, b = _as_float_image(img0), _as_float_image(img1)
             f01 = _as_flow(flow01, a.shape[:2])
             f10 = _as_flow(flow10, a.shape[:2])
-            return self._splat_sum(a, b, f01, f10, [float(t) for t in times])
+            return self._splat_sum(a, b, f01, f10, [float(t) for t in times], *self._accels(a, accel0, accel1))
         acc = None
-        for fr in self.frames(img0, img1, flow01, flow10, times):
+        for fr in self.frames(img0, img1, flow01, flow10, times, accel0=accel0, accel1=accel1):
             if acc is None:
                 acc = fr.copy()
             else:
@@ -257,29 +337,38 @@ class FlowGuidedInterpolator:
         layer1 = np.where(front1, 0, np.where(vis1, 1, 2)).astype(np.int8)
         return layer0, layer1
 
-    def _splat_frames(self, a, b, f01, f10, c0, c1, times):
+    @staticmethod
+    def _accels(a, accel0, accel1):
+        shape = a.shape[:2]
+        a0 = np.zeros((*shape, 2), np.float32) if accel0 is None else _as_flow(accel0, shape)
+        a1 = np.zeros((*shape, 2), np.float32) if accel1 is None else _as_flow(accel1, shape)
+        return a0, a1
+
+    def _splat_frames(self, a, b, f01, f10, c0, c1, times, a0, a1):
         from blurgen.synth import _splat
 
         layer0, layer1 = self._layers(f01, f10, c0, c1)
         if _splat.HAVE_NUMBA and self.compiled:
-            canvas = np.zeros((_splat.N_LAYERS, *a.shape[:2], 4), np.float32)
+            canvas = np.zeros((_splat.N_LAYERS, *a.shape[:2], _splat.N_CH), np.float32)
             for t in times:
-                yield _splat.splat_frame_numba(a, b, f01, f10, layer0, layer1, t, self.hole_fill, canvas=canvas)
+                yield _splat.splat_frame_numba(a, b, f01, f10, layer0, layer1, t, self.hole_fill,
+                                               accel0=a0, accel1=a1, canvas=canvas)
         else:
             for t in times:
-                yield _splat.splat_frame_numpy(a, b, f01, f10, layer0, layer1, t, self.hole_fill)
+                yield _splat.splat_frame_numpy(a, b, f01, f10, layer0, layer1, t, self.hole_fill,
+                                               accel0=a0, accel1=a1)
 
-    def _splat_sum(self, a, b, f01, f10, times):
+    def _splat_sum(self, a, b, f01, f10, times, a0, a1):
         from blurgen.synth import _splat
 
         c0 = consistency(f01, f10, tol=self.tol, rel=self.rel, floor=self.floor)
         c1 = consistency(f10, f01, tol=self.tol, rel=self.rel, floor=self.floor)
         layer0, layer1 = self._layers(f01, f10, c0, c1)
         acc = np.zeros(a.shape, np.float32)
-        canvas = np.zeros((_splat.N_LAYERS, *a.shape[:2], 4), np.float32)
+        canvas = np.zeros((_splat.N_LAYERS, *a.shape[:2], _splat.N_CH), np.float32)
         for t in times:
             _splat.splat_frame_numba(a, b, f01, f10, layer0, layer1, t, self.hole_fill,
-                                     out=acc, accumulate=True, canvas=canvas)
+                                     accel0=a0, accel1=a1, out=acc, accumulate=True, canvas=canvas)
         return acc
 
     # -- Super-SloMo's intermediate-flow equations
