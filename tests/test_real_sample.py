@@ -1,0 +1,103 @@
+"""`blurgen real` on the bundled sample's GoPro, NfS and video trees, checked against its truth."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from blurgen.cli import cli
+from blurgen.io.flo import read_flo
+from blurgen.io.frames import read_image
+from blurgen.io.video import iter_video_frames
+from blurgen.shards.reader import ShardReader, list_shards
+from blurgen.sources.sample import SampleConfig, write_sample
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample") / "S"
+    write_sample(out, SampleConfig(width=128, height=72, only=("gopro", "nfs", "video"), blur_step=2.0))
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(sample, tmp_path_factory):
+    """source -> output folder of `blurgen real --flow-model dis` on the sample."""
+    base = tmp_path_factory.mktemp("real")
+    outs = {}
+    for source in ("gopro", "nfs", "video"):
+        out = base / source
+        res = CliRunner().invoke(cli, ["real", "--source", source, "--root", str(sample / source), "--out", str(out),
+                                       "--flow-model", "dis", "--quiet"], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        outs[source] = out
+    return outs
+
+
+def samples_of(out):
+    got = {}
+    for p in list_shards(out):
+        with ShardReader(p) as r:
+            for i, k in enumerate(r.keys()):
+                got[k] = (r.read(i), r.meta(i))
+    return got
+
+
+@pytest.mark.parametrize("source", ["gopro", "nfs", "video"])
+def test_shards_verify_and_windows_match_the_truth(sample, runs, source):
+    res = CliRunner().invoke(cli, ["verify", str(runs[source])])
+    assert res.exit_code == 0, res.output
+    index = json.loads((sample / "truth" / "index.json").read_text())
+    want = sorted((it["sequence"], it["first"], it["last"]) for it in index["items"] if it["layout"] == source)
+    got = samples_of(runs[source])
+    assert sorted((m["sequence"], *m["frames"]) for _, m in got.values()) == want
+    man = json.loads((runs[source] / "manifest.json").read_text())
+    dropped = [d for d in index["dropped_windows"] if d["layout"] == source]
+    assert [(s["key"].rsplit("/", 1)[1], s["reason"]) for s in man["skipped"]] == \
+        [(f"{d['first']:06d}", d["reason"]) for d in dropped]
+
+
+def test_gopro_keys_splits_and_exact_blur(sample, runs):
+    got = samples_of(runs["gopro"])
+    assert "gopro/test/GOPR0384_11_05/000023" in got and "gopro/train/GOPR0372_07_00/000001" in got
+    for key, (arrays, meta) in got.items():
+        assert meta["split"] == key.split("/")[1]  # the standard list agrees with the folders
+    seq = sample / "gopro" / "GOPRO_Large_all" / "test" / "GOPR0384_11_05"
+    frames = [read_image(seq / f"{i:06d}.png") for i in range(23, 30)]
+    ref = np.floor(np.stack(frames).astype(np.float64).mean(axis=0) + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(got["gopro/test/GOPR0384_11_05/000023"][0]["blur"], ref)
+
+
+def test_video_frames_and_blur(sample, runs):
+    got = samples_of(runs["video"])
+    (video,) = sorted((sample / "video").glob("*.mp4"))
+    ref = list(iter_video_frames(video))
+    for key, (arrays, meta) in got.items():
+        first, last = meta["frames"]
+        exp = np.floor(np.stack(ref[first:last + 1]).astype(np.float64).mean(axis=0) + 0.5).astype(np.uint8)
+        np.testing.assert_array_equal(arrays["blur"], exp, err_msg=key)
+        assert meta["fps"] == 240 and meta["decode"] == "seek"
+
+
+@pytest.mark.parametrize("source", ["gopro", "nfs", "video"])
+def test_pseudo_gt_labels_follow_the_true_flow(sample, runs, source):
+    """flow is first -> last and flow_bwd last -> first: far closer to the truth than zero
+    flow (a swapped direction would be about twice as far), and closer where valid."""
+    index = json.loads((sample / "truth" / "index.json").read_text())
+    truth = {(it["sequence"], it["first"]): it for it in index["items"] if it["layout"] == source}
+    epe, epe_bwd, zero, zero_bwd, epe_valid = [], [], [], [], []
+    for arrays, meta in samples_of(runs[source]).values():
+        it = truth[(meta["sequence"], meta["frames"][0])]
+        f = read_flo(sample / it["flow_fwd"])
+        b = read_flo(sample / it["flow_bwd"])
+        err = np.linalg.norm(arrays["flow"] - f, axis=2)
+        epe.append(err.mean())
+        epe_valid.append(err[arrays["valid"] > 0].mean())
+        epe_bwd.append(np.linalg.norm(arrays["flow_bwd"] - b, axis=2).mean())
+        zero.append(np.linalg.norm(f, axis=2).mean())
+        zero_bwd.append(np.linalg.norm(b, axis=2).mean())
+    # medians: on these tiny frames DIS can lose one large-motion window
+    assert np.median(epe) < 0.3 * np.median(zero)
+    assert np.median(epe_bwd) < 0.3 * np.median(zero_bwd)
+    assert np.median(epe_valid) <= np.median(epe)
