@@ -46,7 +46,12 @@ def main() -> None:
             t, c = time.perf_counter(), _cpu_seconds()
             meta = write_sample(out, SampleConfig(w, h, only=only, blur_step=args.blur_step,
                                                   workers=args.workers))
-            wall, cpu = time.perf_counter() - t, _cpu_seconds() - c
+            wall = time.perf_counter() - t
+            if args.workers > 1:  # let the worker processes exit, so their CPU time counts
+                from joblib.externals.loky import get_reusable_executor
+
+                get_reusable_executor().shutdown(wait=True)
+            cpu = _cpu_seconds() - c
             index = json.loads((out / "truth" / "index.json").read_text())
             n_sub = sum(it["n_sub"] for it in index["items"])
             n_frames = sum(s["frames"] for e in meta["layouts"].values() for s in e["sequences"])

@@ -177,8 +177,8 @@ class _Writer:
         return rel
 
 
-def _write_monkaa(w: _Writer, spec: SeqSpec, scene: Scene, blur_step: float) -> list[dict]:
-    """Both flow files of every frame; the blur of every pair (k, k+1); the pair items."""
+def _write_monkaa(w: _Writer, spec: SeqSpec, scene: Scene) -> list[dict]:
+    """Both flow files of every frame; the items of the pairs (k, k+1) (blur still to make)."""
     from blurgen.io import write_pfm
 
     indices = spec.indices()
@@ -188,26 +188,21 @@ def _write_monkaa(w: _Writer, spec: SeqSpec, scene: Scene, blur_step: float) -> 
         fwd[i] = scene.flow(t, t + 1)
         w.put(monkaa_flow_path(spec.name, i, "future"), write_pfm, fwd[i])
         w.put(monkaa_flow_path(spec.name, i, "past"), write_pfm, scene.flow(t, t - 1))
-    items = []
-    for i in indices[:-1]:
-        t0, t1 = spec.time(i), spec.time(i + 1)
-        blur, n = scene.blur(t0, t1, blur_step)
-        items.append({
-            "layout": "monkaa", "sequence": spec.name, "first": i, "last": i + 1, "t0": t0, "t1": t1,
-            "frames": [frame_path(spec, i), frame_path(spec, i + 1)],
-            "blur": w.put(f"{_truth_dir(spec)}/blur_{i:04d}_{i + 1:04d}.pfm", write_pfm, blur),
-            "flow_fwd": monkaa_flow_path(spec.name, i, "future"),
-            "flow_bwd": monkaa_flow_path(spec.name, i + 1, "past"),
-            "s": round(_max_norm(fwd[i]), 4), "n_sub": n,
-        })
-    return items
+    return [{
+        "layout": "monkaa", "sequence": spec.name, "first": i, "last": i + 1,
+        "t0": spec.time(i), "t1": spec.time(i + 1),
+        "frames": [frame_path(spec, i), frame_path(spec, i + 1)],
+        "blur": f"{_truth_dir(spec)}/blur_{i:04d}_{i + 1:04d}.pfm",
+        "flow_fwd": monkaa_flow_path(spec.name, i, "future"),
+        "flow_bwd": monkaa_flow_path(spec.name, i + 1, "past"),
+        "s": round(_max_norm(fwd[i]), 4), "n_sub": None,
+    } for i in indices[:-1]]
 
 
-def _write_windows(w: _Writer, spec: SeqSpec, scene: Scene, blur_step: float
-                   ) -> tuple[list[dict], list[dict]]:
-    """Flows first <-> last and the blur of every 7-frame window of a 240 fps sequence;
-    returns ``(items, dropped)``."""
-    from blurgen.io import write_flo, write_pfm
+def _write_windows(w: _Writer, spec: SeqSpec, scene: Scene) -> tuple[list[dict], list[dict]]:
+    """Flows first <-> last of every 7-frame window of a 240 fps sequence; returns
+    ``(items, dropped)`` (blur still to make)."""
+    from blurgen.io import write_flo
 
     windows, gaps = plan_windows(spec.indices(), WINDOW)
     tdir, d = _truth_dir(spec), spec.digits
@@ -216,14 +211,12 @@ def _write_windows(w: _Writer, spec: SeqSpec, scene: Scene, blur_step: float
         t0, t1 = spec.time(win.first), spec.time(win.last)
         a, b = f"{win.first:0{d}d}", f"{win.last:0{d}d}"
         fwd = scene.flow(t0, t1)
-        blur, n = scene.blur(t0, t1, blur_step)
         item = {
             "layout": spec.layout, "sequence": spec.name, "first": win.first, "last": win.last,
-            "t0": t0, "t1": t1,
-            "blur": w.put(f"{tdir}/blur_{a}_{b}.pfm", write_pfm, blur),
+            "t0": t0, "t1": t1, "blur": f"{tdir}/blur_{a}_{b}.pfm",
             "flow_fwd": w.put(f"{tdir}/flow_{a}_{b}.flo", write_flo, fwd),
             "flow_bwd": w.put(f"{tdir}/flow_{b}_{a}.flo", write_flo, scene.flow(t1, t0)),
-            "s": round(_max_norm(fwd), 4), "n_sub": n,
+            "s": round(_max_norm(fwd), 4), "n_sub": None,
         }
         if spec.layout == "video":
             item["video"] = video_path(spec)
@@ -257,9 +250,11 @@ def _write_nfs_extras(w: _Writer, spec: SeqSpec, scene: Scene, frames: dict[int,
     w.put(f"nfs/{spec.name}/30/{spec.name}.txt", _write_text, "".join(lines30))
 
 
-def _write_sequence(out: Path, spec: SeqSpec, cfg: SampleConfig) -> dict:
-    """Write one sequence's files and truth; return its record (for ``truth/index.json``
-    and ``sample.json``)."""
+def _write_sequence(out: Path, spec: SeqSpec, cfg: SampleConfig, with_blur: bool
+                    ) -> tuple[dict, Scene]:
+    """Write one sequence's frames, flows and annotations (and, if ``with_blur``, its truth
+    blurs); return its record (for ``truth/index.json`` and ``sample.json``) and its scene.
+    Items whose blur is not made yet have ``n_sub`` None."""
     from blurgen.io import write_image
 
     scene = build_scene(spec, cfg.seed, cfg.width, cfg.height)
@@ -273,11 +268,15 @@ def _write_sequence(out: Path, spec: SeqSpec, cfg: SampleConfig) -> dict:
             w.put(frame_path(spec, i), write_image, frames[i])
     dropped: list[dict] = []
     if spec.layout == "monkaa":
-        items = _write_monkaa(w, spec, scene, cfg.blur_step)
+        items = _write_monkaa(w, spec, scene)
     else:
-        items, dropped = _write_windows(w, spec, scene, cfg.blur_step)
+        items, dropped = _write_windows(w, spec, scene)
     if spec.layout == "nfs":
         _write_nfs_extras(w, spec, scene, frames)
+    w.files += [it["blur"] for it in items]
+    if with_blur:
+        for it in items:
+            it["n_sub"] = _write_blur(out, scene, it, cfg.blur_step)
 
     seq = {"layout": spec.layout, "name": spec.name, "frames": len(indices),
            "first_index": spec.first_index, "last_index": indices[-1]}
@@ -287,7 +286,27 @@ def _write_sequence(out: Path, spec: SeqSpec, cfg: SampleConfig) -> dict:
         seq["missing"] = list(spec.missing)
     if spec.layout == "video":
         seq.update(path=video_path(spec), fps=240)
-    return {"sequence": seq, "files": w.files, "items": items, "dropped": dropped}
+    return {"sequence": seq, "files": w.files, "items": items, "dropped": dropped}, scene
+
+
+def _write_blur(out: Path, scene: Scene, item: dict, blur_step: float) -> int:
+    """Make and write the continuous-time blur of one truth item; return its ``n_sub``."""
+    from blurgen.io import write_pfm
+
+    blur, n = scene.blur(item["t0"], item["t1"], blur_step)
+    p = out / item["blur"]
+    p.parent.mkdir(parents=True, exist_ok=True)
+    write_pfm(p, blur)
+    return n
+
+
+def _in_worker(fn, *args):
+    """Run ``fn(*args)`` in a worker process with OpenCV on one thread (the processes
+    already fill the cores)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    return fn(*args)
 
 
 # -- the whole sample -----------------------------------------------------------------
@@ -338,13 +357,25 @@ def write_sample(out: str | os.PathLike, cfg: SampleConfig = SampleConfig(), *,
     out = Path(out)
     _prepare(out, overwrite)
     specs = sequences(tuple(cfg.only))
-    if cfg.workers > 1 and len(specs) > 1:
+    if cfg.workers > 1:
+        # Frames and flows per sequence, then the blurs item by item (one Monkaa scene
+        # holds almost half of the sub-frame renders). Scenes travel to the workers with
+        # their textures memory-mapped; sequences with the most motion go first.
         from joblib import Parallel, delayed
 
-        records = Parallel(n_jobs=min(cfg.workers, len(specs)))(
-            delayed(_write_sequence)(out, s, cfg) for s in specs)
+        with Parallel(n_jobs=cfg.workers) as parallel:
+            done = parallel(delayed(_in_worker)(_write_sequence, out, s, cfg, False) for s in specs)
+            records = [r for r, _ in done]
+            scenes = {r["sequence"]["name"]: sc for r, sc in done}
+            work = {r["sequence"]["name"]: sum(it["s"] for it in r["items"]) for r in records}
+            todo = sorted((it for r in records for it in r["items"]),
+                          key=lambda it: (-work[it["sequence"]], it["sequence"], -it["s"]))
+            ns = parallel(delayed(_in_worker)(_write_blur, out, scenes[it["sequence"]], it, cfg.blur_step)
+                          for it in todo)
+            for it, n in zip(todo, ns):
+                it["n_sub"] = n
     else:
-        records = [_write_sequence(out, s, cfg) for s in specs]
+        records = [_write_sequence(out, s, cfg, True)[0] for s in specs]
 
     items = [it for r in records for it in r["items"]]
     dropped = [d for r in records for d in r["dropped"]]

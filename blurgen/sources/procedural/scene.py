@@ -88,6 +88,11 @@ class Scene:
     sprites: list[Sprite] = field(default_factory=list)
     _padded: tuple | None = field(default=None, init=False, repr=False)
 
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_padded"] = None  # a cache: rebuilt where the scene is used
+        return state
+
     # -- transforms --------------------------------------------------------------------
 
     def _sprite_affine(self, i: int, tau: float, lattice: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
