@@ -17,7 +17,7 @@ import click
               help="Largest displacement (px) between consecutive sub-frame renders of a truth blur.")
 @click.option("--crf", default=14, show_default=True, type=int, help="x264 quality of the video (lower is better).")
 @click.option("--workers", default=1, show_default=True, type=int,
-              help="Processes (one sequence each); the output does not depend on it.")
+              help="Processes (sequences, then truth blurs, in parallel); the output does not depend on it.")
 @click.option("--overwrite", is_flag=True, help="Replace the sample in a non-empty OUT.")
 @click.option("--quiet", is_flag=True, help="No summary.")
 def sample(out: str, size: str, seed: int, only: str, blur_step: float, crf: int, workers: int,

@@ -52,7 +52,7 @@ class SampleConfig:
     ``seed`` fixes everything; ``only`` the layouts (subset of ``monkaa, gopro, nfs,
     video``); ``blur_step`` the largest displacement (pixels) between consecutive
     sub-frame renders of a truth blur; ``crf`` the x264 quality of the video;
-    ``workers`` processes (sequences are independent; the output does not depend on it).
+    ``workers`` processes (the output does not depend on it).
     """
 
     width: int = 320
@@ -349,8 +349,8 @@ def write_sample(out: str | os.PathLike, cfg: SampleConfig = SampleConfig(), *,
                  overwrite: bool = False) -> dict:
     """Write the sample to ``out``; return the content of ``out/sample.json``.
 
-    Deterministic in ``cfg`` except ``workers``: the same config writes the same bytes on
-    the same platform and library versions. Raises ConfigError on a bad config or a
+    Deterministic: the same config writes the same bytes on the same platform and
+    library versions, whatever ``cfg.workers``. Raises ConfigError on a bad config or a
     non-empty ``out`` without ``overwrite``.
     """
     cfg.check()
