@@ -114,10 +114,10 @@ class MonkaaJob:
         self.params = config.to_params()
         self._plan: tuple[list[Task], list[dict]] | None = None
         self._interp = None
-        if config.slomo_ckpt and config.interpolator == "superslomo":
-            p = Path(config.slomo_ckpt)
-            if not p.is_file():
-                raise InputError(p, "Super-SloMo checkpoint not found", "give --slomo-ckpt the path of the .ckpt file")
+        if config.interpolator == "superslomo":
+            # Load (and so check) the weights before any sample is made: a refused or
+            # mismatched checkpoint stops the run here, whatever --on-error says.
+            self.interpolator()
 
     # -- planning ---------------------------------------------------------------------
     def _planned(self) -> tuple[list[Task], list[dict]]:
