@@ -1,25 +1,180 @@
-"""CLI command(s); heavy imports happen inside the function bodies."""
+"""`blurgen train`, `blurgen eval`, `blurgen predict`: B2F-net on shards and on images.
+
+Only click is imported at the top; torch and the training modules load inside the commands.
+"""
 
 from __future__ import annotations
 
 import click
 
-from blurgen.errors import NotBuiltError
+from blurgen.errors import ConfigError
+
+PRESET_CHOICES = ("monkaa", "finetune", "none")
 
 
-@click.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def train() -> None:
-    """Not built yet."""
-    raise NotBuiltError("`blurgen train` is not built in this version yet")
+def _milestones(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"--milestones {text!r}: give comma-separated epochs, e.g. 100,150,200") from None
 
 
-@click.command("eval", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def eval_cmd() -> None:
-    """Not built yet."""
-    raise NotBuiltError("`blurgen eval` is not built in this version yet")
+@click.command("train")
+@click.option("--shards", type=click.Path(exists=True), help="Folder of shards (or one shard file) to train on.")
+@click.option("--out", required=True, type=click.Path(), help="Run folder: last.pt, best.pt, tb/ (TensorBoard).")
+@click.option("--preset", type=click.Choice(PRESET_CHOICES), default="monkaa", show_default=True,
+              help="Paper schedule: monkaa = 300 epochs, lr halved at 100/150/200/250; "
+                   "finetune = 120 epochs, halved at 60/80/100.")
+@click.option("--epochs", type=int, help="Override the preset's number of epochs.")
+@click.option("--lr", type=float, help="Override the initial learning rate (preset: 1e-4).")
+@click.option("--milestones", help="Override the epochs at which the lr is halved, e.g. 100,150.")
+@click.option("--batch-size", type=int, default=4, show_default=True, help="Samples per step (per process under torchrun).")
+@click.option("--crop", type=int, default=256, show_default=True, help="Square crop in pixels (multiple of 64).")
+@click.option("--crop-mode", type=click.Choice(["center", "random"]), default="center", show_default=True)
+@click.option("--weight-decay", type=float, default=4e-4, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-steps", type=int, help="Stop after this many optimiser steps in total (short runs).")
+@click.option("--train-split", default="train", show_default=True, help="Shard name prefix of the training split.")
+@click.option("--val-split", default="test", show_default=True,
+              help="Split of --shards to validate on each epoch ('none' for no validation).")
+@click.option("--val-shards", type=click.Path(exists=True), help="Validate on these shards instead.")
+@click.option("--init-from", type=click.Path(exists=True, dir_okay=False), help="Start from this checkpoint's weights.")
+@click.option("--loss-direction", type=click.Choice(["fwd", "min"]), default="fwd", show_default=True,
+              help="fwd: against flow first->last (paper); min: the smaller loss of both directions.")
+@click.option("--width", type=float, default=1.0, show_default=True, help="Channel width multiplier.")
+@click.option("--no-stn", is_flag=True, help="Ablation: decoders without spatial transformers.")
+@click.option("--no-refine", is_flag=True, help="Ablation: decoders without refining blocks.")
+@click.option("--corr", "corr_impl", type=click.Choice(["auto", "shift", "matmul", "reference", "sampler"]),
+              default="auto", show_default=True, help="Correlation implementation.")
+@click.option("--workers", type=int, help="DataLoader workers [default: 4 on CUDA, 0 on CPU].")
+@click.option("--amp", type=click.Choice(["none", "bf16"]), default="none", show_default=True,
+              help="bf16 autocast (CUDA).")
+@click.option("--channels-last", is_flag=True, help="channels-last memory format (CUDA).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--threads", type=int, help="torch CPU threads.")
+@click.option("--log-every", type=int, default=10, show_default=True, help="TensorBoard scalars every N steps.")
+@click.option("--val-every", type=int, default=1, show_default=True, help="Validate and write last.pt every N epochs.")
+@click.option("--ckpt-every", type=int, default=0, show_default=True, help="Also write last.pt every N steps (0: per epoch).")
+@click.option("--sync-report", is_flag=True, help="Each rank writes RUN/sync/rank-R.json with its parameter hash at the end.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last.pt exactly.")
+@click.option("--quiet", is_flag=True, help="No progress bar or messages.")
+def train(**o) -> None:
+    """Train B2F-net on HDF5 shards (the paper's optimiser and schedule by default).
+
+    Multi-GPU or multi-process: torchrun --nproc_per_node N -m blurgen train ...
+    """
+    import json
+
+    from blurgen.models.b2fnet import B2FNetConfig
+    from blurgen.train.config import TrainConfig, apply_preset
+    from blurgen.train.trainer import train as run_train
+
+    if not o["shards"] and not o["resume"]:
+        raise ConfigError("--shards is required (except with --resume)")
+    import torch
+
+    workers = o["workers"]
+    if workers is None:
+        on_cuda = o["device"] != "cpu" and torch.cuda.is_available()
+        workers = 4 if on_cuda else 0
+    cfg = TrainConfig(
+        shards=o["shards"] or "", out=o["out"], batch_size=o["batch_size"], crop=o["crop"],
+        crop_mode=o["crop_mode"], weight_decay=o["weight_decay"], seed=o["seed"], max_steps=o["max_steps"],
+        train_split=o["train_split"], val_split=o["val_split"], val_shards=o["val_shards"],
+        init_from=o["init_from"], loss_direction=o["loss_direction"], workers=workers, amp=o["amp"],
+        channels_last=o["channels_last"], device=o["device"], threads=o["threads"], log_every=o["log_every"],
+        val_every=o["val_every"], ckpt_every=o["ckpt_every"], sync_report=o["sync_report"], quiet=o["quiet"],
+        model=B2FNetConfig(width=o["width"], stn=not o["no_stn"], refine=not o["no_refine"], corr_impl=o["corr_impl"]),
+    )
+    cfg = apply_preset(cfg, o["preset"])
+    if o["epochs"] is not None:
+        cfg.epochs = o["epochs"]
+    if o["lr"] is not None:
+        cfg.lr = o["lr"]
+    ms = _milestones(o["milestones"])
+    if ms is not None:
+        cfg.milestones = ms
+    summary = run_train(cfg, resume=o["resume"])
+    if not o["quiet"] and int(__import__("os").environ.get("RANK", "0")) == 0:
+        click.echo(json.dumps({k: summary[k] for k in ("steps", "best_epe", "last", "best")}))
 
 
-@click.command("predict", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def predict() -> None:
-    """Not built yet."""
-    raise NotBuiltError("`blurgen predict` is not built in this version yet")
+@click.command("eval")
+@click.option("--ckpt", required=True, type=click.Path(exists=True, dir_okay=False), help="Checkpoint (last.pt / best.pt).")
+@click.option("--shards", required=True, type=click.Path(exists=True), help="Folder of shards or one shard file.")
+@click.option("--split", default="auto", show_default=True,
+              help="Shard split to evaluate; auto = 'test' when the folder has it, else every shard; 'all'.")
+@click.option("--crop", type=int, default=0, show_default=True, help="Centre crop in pixels; 0 = full frames.")
+@click.option("--batch-size", type=int, default=1, show_default=True)
+@click.option("--limit", type=int, help="Evaluate only the first N samples.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--amp", type=click.Choice(["none", "bf16"]), default="none", show_default=True)
+@click.option("--workers", type=int, default=0, show_default=True)
+@click.option("--threads", type=int, help="torch CPU threads.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (epe_min, epe_fwd, epe_bwd, per_source, ...).")
+def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers, threads, as_json) -> None:
+    """EPE of a B2F-net checkpoint on shards: min of both directions and each direction,
+    overall and per source, with the zero-flow baseline."""
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from blurgen.errors import InputError
+    from blurgen.shards.reader import ShardDataset, list_shards
+    from blurgen.train.checkpoint import load_model
+    from blurgen.train.ddp import pick_device
+    from blurgen.train.evaluate import evaluate_dataset, format_table, json_result
+
+    if threads:
+        torch.set_num_threads(threads)
+    sp = None if split in ("all", "auto") else split
+    if split == "auto" and Path(shards).is_dir():
+        try:
+            list_shards(shards, "test")
+            sp = "test"
+        except InputError:
+            sp = None
+    dev = pick_device(device)
+    model, _ = load_model(ckpt, dev)
+    ds = ShardDataset(shards, split=sp, crop=crop if crop else None, crop_mode="center" if crop else "none")
+    if len(ds) == 0:
+        raise InputError(shards, "no samples to evaluate")
+    idx = list(range(min(limit, len(ds)))) if limit else None
+    meter = evaluate_dataset(model, ds, dev, batch_size=batch_size, workers=workers, amp=amp, indices=idx,
+                             show_progress=not as_json)
+    res = meter.result()
+    res["split"] = sp or "all"
+    if as_json:
+        click.echo(json.dumps(json_result(res), sort_keys=True))
+        return
+    click.echo(f"{ckpt} on {shards} (split {res['split']}, {res['n']} samples, "
+               f"{'full frames' if not crop else f'{crop}x{crop} centre crops'})")
+    click.echo(format_table(res))
+    click.echo("EPE in pixels; epe_min = per-sample min over flow first->last and last->first; "
+               "zero_* = EPE of predicting zero flow.")
+
+
+@click.command("predict")
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--ckpt", required=True, type=click.Path(exists=True, dir_okay=False), help="Checkpoint (last.pt / best.pt).")
+@click.option("--out", required=True, type=click.Path(), help="Output folder (<name>.flo + <name>.png), or F.flo for one image.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--amp", type=click.Choice(["none", "bf16"]), default="none", show_default=True)
+@click.option("--max-mag", type=float, help="Flow magnitude of full colour saturation in the PNG (default: per image).")
+@click.option("--threads", type=int, help="torch CPU threads.")
+def predict(images, ckpt, out, device, amp, max_mag, threads) -> None:
+    """Flow from single blurred images (any size): a .flo and a colour PNG per image."""
+    import torch
+
+    from blurgen.train.ddp import pick_device
+    from blurgen.train.predict import predict_files
+
+    if threads:
+        torch.set_num_threads(threads)
+    recs = predict_files(list(images), ckpt, out, device=pick_device(device), amp=amp, max_mag=max_mag)
+    for r in recs:
+        click.echo(f"{r['image']} -> {r['flo']}, {r['png']} ({r['size'][0]}x{r['size'][1]}, "
+                   f"mean |flow| {r['mean_mag']:.2f} px, max {r['max_mag']:.2f} px)")

@@ -12,7 +12,7 @@ TINY = 0.125
 
 @pytest.fixture(autouse=True)
 def _threads():
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
 
 
 def test_output_shapes_per_level():

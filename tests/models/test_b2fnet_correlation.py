@@ -10,7 +10,7 @@ from blurgen.models.b2fnet.correlation import (
 
 @pytest.fixture(autouse=True)
 def _threads():
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
 
 
 @pytest.mark.parametrize("impl", [correlation_shift, correlation_matmul])

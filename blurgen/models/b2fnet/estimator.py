@@ -56,6 +56,7 @@ def bilinear_deconv_(deconv: nn.ConvTranspose2d) -> None:
             deconv.weight[c, c] = filt
         if deconv.bias is not None:
             deconv.bias.zero_()
+    deconv._bilinear_init = True  # B2FNet's init_weights leaves it as it is
 
 
 class FlowEstimatorLevel(nn.Module):

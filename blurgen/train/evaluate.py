@@ -1,0 +1,116 @@
+"""Evaluate a B2F-net on shards: EPE (min of both directions, each direction) overall and
+per source, next to the zero-flow baseline (the EPE of predicting no motion at all).
+
+Images whose size is not a multiple of 64 are padded (edge replication, bottom/right)
+and the flow is cropped back, so full frames of any size can be evaluated.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+
+from blurgen.models.b2fnet.net import pad_to_multiple
+from blurgen.train.metrics import EpeMeter, flow_metrics
+
+
+def autocast(device: torch.device, amp: str):
+    """bf16 autocast context on ``device`` when ``amp == "bf16"``, else a no-op context."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=(amp == "bf16"))
+
+
+def infer_flow(model: torch.nn.Module, blur: torch.Tensor, amp: str = "none",
+               channels_last: bool = False) -> torch.Tensor:
+    """blur (B, 3, H, W) float [0, 1] on the model's device -> flow (B, 2, H, W) float32 px.
+
+    Any H, W: padded to multiples of 64 and cropped back.
+    """
+    x, (h, w) = pad_to_multiple(blur)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with autocast(x.device, amp):
+        out = model(x)["flow"]
+    return out[..., :h, :w].float()
+
+
+def evaluate_batches(model: torch.nn.Module, batches: Iterable[dict], device: torch.device,
+                     amp: str = "none", channels_last: bool = False, meter: EpeMeter | None = None,
+                     progress=None) -> EpeMeter:
+    """Add the EPEs of every batch (ShardDataset items collated) to ``meter`` (new if None)."""
+    meter = meter or EpeMeter()
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for batch in batches:
+            blur = batch["blur"].to(device, non_blocking=True)
+            flow = batch["flow"].to(device)
+            flow_bwd = batch["flow_bwd"].to(device)
+            valid = batch["valid"].to(device)
+            pred = infer_flow(model, blur, amp, channels_last)
+            m = flow_metrics(pred, flow, flow_bwd, valid)
+            z = flow_metrics(torch.zeros_like(pred), flow, flow_bwd, valid)
+            meter.add(list(batch["source"]), m, z)
+            if progress is not None:
+                progress.update(1)
+    model.train(was_training)
+    return meter
+
+
+def evaluate_dataset(model: torch.nn.Module, dataset, device: torch.device, batch_size: int = 1,
+                     workers: int = 0, amp: str = "none", channels_last: bool = False,
+                     indices: list[int] | None = None, show_progress: bool = False) -> EpeMeter:
+    """EPE over ``dataset`` (a ShardDataset, or the ``indices`` of it) -> EpeMeter."""
+    from torch.utils.data import DataLoader, Subset
+
+    ds = dataset if indices is None else Subset(dataset, indices)
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers,
+                        pin_memory=(device.type == "cuda"))
+    bar = None
+    if show_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(loader), desc="eval", unit="batch", leave=False)
+    try:
+        return evaluate_batches(model, loader, device, amp, channels_last, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _fmt(v: float) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
+
+
+def format_table(result: dict) -> str:
+    """A plain-text table: one row overall and one per source; model EPE and zero flow."""
+    head = ("source", "n", "epe_min", "epe_fwd", "epe_bwd", "zero_min", "zero_fwd", "zero_bwd")
+    rows = [head]
+
+    def row(name: str, r: dict) -> tuple:
+        return (name, str(r.get("n", 0)), _fmt(r.get("epe_min")), _fmt(r.get("epe_fwd")), _fmt(r.get("epe_bwd")),
+                _fmt(r.get("zero_epe_min")), _fmt(r.get("zero_epe_fwd")), _fmt(r.get("zero_epe_bwd")))
+
+    rows.append(row("all", result))
+    for src, r in result.get("per_source", {}).items():
+        rows.append(row(src or "(none)", r))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = []
+    for k, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)))
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def json_result(result: dict) -> dict:
+    """The result with NaN replaced by None (valid JSON)."""
+    def clean(v):
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, float) and math.isnan(v):
+            return None
+        return v
+
+    return clean(result)
