@@ -374,9 +374,9 @@ def _diff_line(what: str, diffs: list[str], limit: int = 8) -> str:
 
 @contextlib.contextmanager
 def _signals_interrupt() -> Iterator[None]:
-    """While a run goes on, SIGTERM and SIGHUP stop it the way Ctrl-C does (a
-    ``KeyboardInterrupt`` in the main thread), so the lock and temporary files are cleaned
-    up and the user is told how to resume. Outside the main thread: no change."""
+    """While a run goes on, SIGTERM, SIGHUP and Ctrl-C stop it with a ``KeyboardInterrupt``
+    in the main thread, so the lock and temporary files are cleaned up and the user is told
+    how to resume. Outside the main thread: no change."""
     import signal
     import threading
 
@@ -385,14 +385,35 @@ def _signals_interrupt() -> Iterator[None]:
         return
 
     def handler(signum, frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+        name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else signal.Signals(signum).name
+        _STOP.append(name)
+        raise KeyboardInterrupt(name)
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    def unraisable(info):  # a stop swallowed by a finaliser: raised again by _check_stop
+        if not (_STOP and isinstance(info.exc_value, KeyboardInterrupt)):
+            old_hook(info)
+
+    _STOP.clear()
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = unraisable
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
     try:
         yield
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        sys.unraisablehook = old_hook
+
+
+# The signal that asked the current run to stop. A KeyboardInterrupt raised while Python
+# runs a finaliser or weakref callback is only printed ("Exception ignored in ..."), so the
+# loop also checks this flag between samples and after each shard.
+_STOP: list[str] = []
+
+
+def _check_stop() -> None:
+    if _STOP:
+        raise KeyboardInterrupt(_STOP[0])
 
 
 _FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -642,6 +663,7 @@ def run(
                     for p in todo:
                         _write_planned_shard(job, p, results, on_error, settings, r_digest, out, done, made_now, bar)
                         flush("partial")
+            _check_stop()
             flush("complete")
         finally:
             bar.close()
@@ -661,6 +683,7 @@ def _write_planned_shard(
     # a refused or unreadable checkpoint spoils every sample: fatal whatever --on-error says
     weights = {os.path.abspath(c) for c in job.checkpoints()}
     for _ in p.tasks:
+        _check_stop()
         kind, value, digest = next(results)
         bar.update(1)
         if kind == "ok":
@@ -673,6 +696,7 @@ def _write_planned_shard(
             skipped.append({**value, "shard": p.name})
             made_now[kind] += 1
     attrs = {"recipe_digest": r_digest, "split": p.split}
+    _check_stop()
     sha = write_shard(out / p.name, samples, attrs=attrs, compression=settings.compression, tile=settings.tile)
     size = (out / p.name).stat().st_size
     done[p.name] = {

@@ -73,7 +73,7 @@ def dataset(tmp_path_factory):
     for i in range(3):
         (root / "seq" / f"{i:04d}.bin").write_bytes(bytes([i]) * 100)
     out = base / "out"
-    r = run([sys.executable, "-m", "blurgen.jobs.pattern", "--root", str(root), "--n", "6", "--size", "16x16",
+    r = run([sys.executable, "-m", "blurgen.jobs.pattern", "--root", str(root), "--n", "6", "--size", "64x64",
              "--samples-per-shard", "2", "--out", str(out), "--quiet"])
     assert r.rc == 0, str(r)
     return root, out, json.loads((out / "manifest.json").read_text())
@@ -397,10 +397,10 @@ def test_training_refuses_pickled_code(how, dataset, tmp_path, reliability, requ
     name = "last.pt" if how == "resume" else "other.pt"
     ck = _torch_hostile(run_dir / name, marker, {"model": {"w": torch.zeros(2)}, "model_config": {}, "step": 1})
     if how == "resume":
-        argv = ["train", "--shards", shards, "--out", run_dir, "--resume"]
+        argv = ["train", "--shards", shards, "--out", run_dir, "--resume", "--crop", "64"]
         label = "blurgen train --out RUN --resume (RUN/last.pt hostile)"
     elif how == "init-from":
-        argv = ["train", "--shards", shards, "--out", tmp_path / "run2", "--init-from", ck]
+        argv = ["train", "--shards", shards, "--out", tmp_path / "run2", "--init-from", ck, "--crop", "64"]
         label = "blurgen train --init-from FILE"
     else:
         argv = ["eval", "--ckpt", ck, "--shards", shards, "--device", "cpu"]
