@@ -1,0 +1,92 @@
+"""`blurgen train`, `blurgen eval`, `blurgen predict` end to end on toy shards."""
+
+import datetime
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from blurgen.cli import cli, main
+from blurgen.io import read_flo, read_image, write_image
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, toy_shards):
+    run = tmp_path_factory.mktemp("cli") / "run"
+    res = CliRunner().invoke(cli, ["train", "--shards", str(toy_shards), "--out", str(run), "--width", "0.05",
+                                   "--crop", "64", "--max-steps", "2", "--threads", "1", "--lr", "1e-3"])
+    assert res.exit_code == 0, res.output
+    return run
+
+
+def test_train_prints_parameters_and_summary(trained, toy_shards, tmp_path):
+    ck = torch.load(trained / "last.pt", weights_only=True)
+    assert ck["step"] == 2 and ck["config"]["preset"] == "monkaa" and ck["config"]["epochs"] == 300
+    res = CliRunner().invoke(cli, ["train", "--shards", str(toy_shards), "--out", str(tmp_path / "r"),
+                                   "--width", "0.05", "--crop", "64", "--max-steps", "1", "--threads", "1",
+                                   "--no-stn", "--no-refine", "--preset", "finetune", "--val-split", "none"])
+    assert res.exit_code == 0, res.output
+    assert "parameters (width 0.05, STN off, refining block off)" in res.output
+    summary = json.loads(res.output.strip().splitlines()[-1])
+    assert summary["steps"] == 1
+    ck = torch.load(tmp_path / "r" / "last.pt", weights_only=True)
+    assert ck["model_config"]["stn"] is False and ck["config"]["milestones"] == [60, 80, 100]
+
+
+def test_eval_table_and_json(trained, toy_shards):
+    res = CliRunner().invoke(cli, ["eval", "--ckpt", str(trained / "last.pt"), "--shards", str(toy_shards),
+                                   "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    assert "split test, 4 samples" in res.output
+    assert "zero_min" in res.output and "toy" in res.output
+    res = CliRunner().invoke(cli, ["eval", "--ckpt", str(trained / "last.pt"), "--shards", str(toy_shards),
+                                   "--json", "--split", "all", "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert {"epe_min", "epe_fwd", "epe_bwd", "per_source", "zero_epe_min", "n"} <= set(out)
+    assert out["n"] == 12 and out["per_source"]["toy"]["n"] == 12
+    assert out["epe_min"] <= min(out["epe_fwd"], out["epe_bwd"]) + 1e-6
+    # zero flow: EPE = |d| in both directions (flow_bwd = -flow), mean of 1..6 px motions
+    assert out["zero_epe_fwd"] == pytest.approx(out["zero_epe_bwd"], rel=1e-5)
+    assert 1.0 < out["zero_epe_min"] < 8.5
+
+
+def test_predict_any_size_writes_flo_and_png(trained, tmp_path):
+    rng = np.random.default_rng(0)
+    a, b = tmp_path / "a.png", tmp_path / "b.jpg"
+    write_image(a, rng.integers(0, 255, (50, 70, 3), dtype=np.uint8))
+    write_image(b, rng.integers(0, 255, (64, 130, 3), dtype=np.uint8))
+    res = CliRunner().invoke(cli, ["predict", str(a), str(b), "--ckpt", str(trained / "last.pt"),
+                                   "--out", str(tmp_path / "out"), "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    fa = read_flo(tmp_path / "out" / "a.flo")
+    assert fa.shape == (50, 70, 2) and np.isfinite(fa).all()
+    assert read_flo(tmp_path / "out" / "b.flo").shape == (64, 130, 2)
+    assert read_image(tmp_path / "out" / "a.png").shape == (50, 70, 3)
+    # one image, a .flo name
+    res = CliRunner().invoke(cli, ["predict", str(a), "--ckpt", str(trained / "last.pt"),
+                                   "--out", str(tmp_path / "single.flo"), "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "single.flo").exists() and (tmp_path / "single.png").exists()
+    np.testing.assert_array_equal(read_flo(tmp_path / "single.flo"), fa)  # deterministic
+
+
+def test_bad_checkpoint_is_one_clear_line(tmp_path, capsys, toy_shards):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(SystemExit) as e:
+        main(["eval", "--ckpt", str(bad), "--shards", str(toy_shards)])
+    assert e.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bad.pt" in err and "cannot be read as a checkpoint" in err
+    # a pickle holding a non-tensor object is refused by torch.load(weights_only=True)
+    unsafe = tmp_path / "unsafe.pt"
+    torch.save({"model": {}, "model_config": {}, "timestamp": datetime.datetime(2020, 1, 1)}, unsafe)
+    img = tmp_path / "img.png"
+    write_image(img, np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(SystemExit):
+        main(["predict", str(img), "--ckpt", str(unsafe), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert "unsafe.pt" in err and len(err.splitlines()) == 1
