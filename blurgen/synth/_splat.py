@@ -224,15 +224,6 @@ if HAVE_NUMBA:
                         c[o + 2] += ww * ry
                         c[o + 3] += ww * (rx * rx + ry * ry)
 
-    @numba.njit(cache=True, nogil=True, inline="always")
-    def _keys1(d):  # pragma: no cover - compiled
-        d = abs(d)
-        if d < 1.0:
-            return (1.5 * d - 2.5) * d * d + 1.0
-        if d < 2.0:
-            return ((-0.5 * d + 2.5) * d - 4.0) * d + 2.0
-        return 0.0
-
     @numba.njit(cache=True, nogil=True)
     def _cubic(img, x, y, res):  # pragma: no cover - compiled
         """``img`` read at ``(x, y)`` with Keys' kernel (edges replicated) into ``res[0:3]``."""
@@ -241,21 +232,30 @@ if HAVE_NUMBA:
         y0 = int(np.floor(y))
         fx = x - x0
         fy = y - y0
-        wx0 = _keys1(fx + 1.0)
-        wx1 = _keys1(fx)
-        wx2 = _keys1(fx - 1.0)
-        wx3 = _keys1(fx - 2.0)
-        xa = min(max(x0 - 1, 0), w - 1)
-        xb = min(max(x0, 0), w - 1)
-        xc = min(max(x0 + 1, 0), w - 1)
-        xd = min(max(x0 + 2, 0), w - 1)
+        # Keys (a = -0.5) weights of the taps at -1, 0, 1, 2 for a fraction f in [0, 1)
+        wx0 = ((-0.5 * fx + 1.0) * fx - 0.5) * fx
+        wx1 = (1.5 * fx - 2.5) * fx * fx + 1.0
+        wx2 = ((-1.5 * fx + 2.0) * fx + 0.5) * fx
+        wx3 = (0.5 * fx - 0.5) * fx * fx
+        wy0 = ((-0.5 * fy + 1.0) * fy - 0.5) * fy
+        wy1 = (1.5 * fy - 2.5) * fy * fy + 1.0
+        wy2 = ((-1.5 * fy + 2.0) * fy + 0.5) * fy
+        wy3 = (0.5 * fy - 0.5) * fy * fy
+        if x0 >= 1 and x0 + 2 < w:
+            xa = x0 - 1
+            xb = x0
+            xc = x0 + 1
+            xd = x0 + 2
+        else:
+            xa = min(max(x0 - 1, 0), w - 1)
+            xb = min(max(x0, 0), w - 1)
+            xc = min(max(x0 + 1, 0), w - 1)
+            xd = min(max(x0 + 2, 0), w - 1)
         r = 0.0
         g = 0.0
         b = 0.0
         for j in range(4):
-            wy = _keys1(fy - (j - 1))
-            if wy == 0.0:
-                continue
+            wy = wy0 if j == 0 else (wy1 if j == 1 else (wy2 if j == 2 else wy3))
             row = img[min(max(y0 + j - 1, 0), h - 1)]
             r += wy * (wx0 * row[xa, 0] + wx1 * row[xb, 0] + wx2 * row[xc, 0] + wx3 * row[xd, 0])
             g += wy * (wx0 * row[xa, 1] + wx1 * row[xb, 1] + wx2 * row[xc, 1] + wx3 * row[xd, 1])

@@ -178,37 +178,38 @@ def flow_regions(flow: np.ndarray, *, tol: float = 1.0, rel: float = 0.05) -> np
     from scipy import ndimage
 
     h, w = flow.shape[:2]
-    mag = np.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2)
+    f = np.asarray(flow, np.float32)
+    mag = np.sqrt(f[..., 0] * f[..., 0] + f[..., 1] * f[..., 1])
     edge = np.zeros((h, w), bool)
-    for axis in (0, 1):
-        a = flow[:-1] if axis == 0 else flow[:, :-1]
-        b = flow[1:] if axis == 0 else flow[:, 1:]
-        ma = mag[:-1] if axis == 0 else mag[:, :-1]
-        mb = mag[1:] if axis == 0 else mag[:, 1:]
-        jump = np.sqrt(((a - b) ** 2).sum(-1)) > tol + rel * np.maximum(ma, mb)
-        if axis == 0:
-            edge[:-1] |= jump
-            edge[1:] |= jump
-        else:
-            edge[:, :-1] |= jump
-            edge[:, 1:] |= jump
+    # horizontal and vertical neighbour pairs whose flows jump
+    d = f[:, 1:] - f[:, :-1]
+    thr = tol + rel * np.maximum(mag[:, 1:], mag[:, :-1])
+    jump = d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1] > thr * thr
+    edge[:, 1:] |= jump
+    edge[:, :-1] |= jump
+    d = f[1:] - f[:-1]
+    thr = tol + rel * np.maximum(mag[1:], mag[:-1])
+    jump = d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1] > thr * thr
+    edge[1:] |= jump
+    edge[:-1] |= jump
     labels, n = ndimage.label(~edge)
-    if edge.any():
-        best = np.full((h, w), np.inf, np.float32)
-        pick = np.zeros((h, w), np.int32)
-        pad_l = np.pad(labels, 1)
-        pad_f = np.pad(flow, ((1, 1), (1, 1), (0, 0)))
+    ys, xs = np.nonzero(edge)
+    if len(ys):
+        best = np.full(len(ys), np.inf, np.float32)
+        pick = np.zeros(len(ys), np.int32)
         for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-            nl = pad_l[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
-            nf = pad_f[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
-            d = ((nf - flow) ** 2).sum(-1)
-            better = (nl > 0) & (d < best)
-            best = np.where(better, d, best)
-            pick = np.where(better, nl, pick)
-        ys, xs = np.nonzero(edge)
-        lone = pick[ys, xs] == 0
-        pick[ys[lone], xs[lone]] = n + 1 + np.arange(int(lone.sum()), dtype=np.int32)
-        labels = np.where(edge, pick, labels)
+            ny, nx = ys + dy, xs + dx
+            ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+            ny, nx = np.clip(ny, 0, h - 1), np.clip(nx, 0, w - 1)
+            nl = labels[ny, nx]
+            diff = f[ny, nx] - f[ys, xs]
+            dd = diff[:, 0] * diff[:, 0] + diff[:, 1] * diff[:, 1]
+            better = ok & (nl > 0) & (dd < best)
+            best[better] = dd[better]
+            pick[better] = nl[better]
+        lone = pick == 0
+        pick[lone] = n + 1 + np.arange(int(lone.sum()), dtype=np.int32)
+        labels[ys, xs] = pick
     return labels.astype(np.int32)
 
 

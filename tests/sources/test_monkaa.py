@@ -232,3 +232,11 @@ def test_command_writes_shards_that_verify_and_records_the_skip(tree, tmp_path):
     metas = [ShardReader(p).meta(i) for p in sorted(out.glob("*.h5")) for i in range(len(ShardReader(p)))]
     assert {m["camera"] for m in metas} == {"left", "right"}
     assert all(m["n"] == max(5, int(np.ceil(m["s"] - 1e-6))) for m in metas)
+
+
+def test_committed_sample_split_list_follows_the_rule():
+    path = Path(__file__).resolve().parents[2] / "manifests" / "splits" / "monkaa_sample.txt"
+    rows = [line.split() for line in path.read_text().splitlines() if line and not line.startswith("#")]
+    listed = {k: v for k, v in rows}
+    assert len(listed) == 27
+    assert src.split_pairs(list(listed), seed=0) == listed
