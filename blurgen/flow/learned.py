@@ -186,7 +186,8 @@ def resolve_checkpoint(model: str, ckpt: str | os.PathLike | None) -> Path | Non
         f"checkpoint '{ckpt_s}' of flow model {model} is not on this machine "
         f"(looked in {', '.join(str(d) for d in dirs)}); blurgen never downloads weights",
         f"download {url} and put it in {dirs[0]} ({add}) or in $TORCH_HOME/hub/checkpoints/; "
-        "or use the classical estimator dis (--flow-model dis), which needs no weights",
+        "or use the classical estimator dis, which needs no weights (blurgen real --flow-model dis, "
+        "blurgen flow --model dis)",
     )
 
 
