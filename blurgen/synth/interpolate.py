@@ -395,7 +395,8 @@ class SuperSloMoInterpolator:
 
     The flow network runs once per pair; the interpolation network takes all times of a
     pair in batches of ``max_batch`` (by default as many as half the free memory of the
-    device holds, at about 1.5 KiB per padded pixel and time). Frames are padded to
+    device holds, at about 1.5 KiB per padded pixel and time; at most 128 on a GPU, 8 on
+    the CPU). Frames are padded to
     multiples of 32 (edge values) and cropped back; ``flow01`` / ``flow10`` are ignored
     (the network estimates its own).
     """
@@ -425,12 +426,14 @@ class SuperSloMoInterpolator:
         per_t = self.BYTES_PER_PIXEL_AND_TIME * h * w
         if str(self.device).startswith("cuda"):
             free = torch.cuda.mem_get_info(torch.device(self.device))[0]
+            cap = 128
         else:
             try:
                 free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
             except (ValueError, OSError, AttributeError):
                 free = 4 << 30
-        return int(max(1, min(128, (free // 2) // per_t)))
+            cap = 8  # a CPU pass is compute-bound; several workers may share the memory
+        return int(max(1, min(cap, (free // 2) // per_t)))
 
     def _prepare(self, img0, img1):
         import torch
