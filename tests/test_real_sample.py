@@ -101,3 +101,16 @@ def test_pseudo_gt_labels_follow_the_true_flow(sample, runs, source):
     assert np.median(epe) < 0.3 * np.median(zero)
     assert np.median(epe_bwd) < 0.3 * np.median(zero_bwd)
     assert np.median(epe_valid) <= np.median(epe)
+
+
+def test_frames_source_on_the_sample_gopro_folders(sample, tmp_path):
+    out = tmp_path / "frames"
+    res = CliRunner().invoke(cli, ["real", "--source", "frames", "--root", str(sample / "gopro" / "GOPRO_Large_all"),
+                                   "--out", str(out), "--flow-model", "dis", "--quiet"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert CliRunner().invoke(cli, ["verify", str(out)]).exit_code == 0
+    man = json.loads((out / "manifest.json").read_text())
+    keys = {s["key"] for s in man["samples"]}
+    assert "frames/train/GOPR0372_07_00/000001" in keys and "frames/test/GOPR0384_11_05/000023" in keys
+    assert {s["split"] for s in man["samples"]} == {"train"}  # frame folders: train unless a split file says
+    assert [s["key"] for s in man["skipped"]] == ["frames/test/GOPR0384_11_05/000015"]
