@@ -469,6 +469,8 @@ def _interruptible(fn):
                 out = Path(out)
                 _remove_own_temporaries(out)
                 where = e.filename or out
+                if Path(where).parent == out and Path(where).name.startswith("."):
+                    where = out  # our lock or a temporary file: name the folder the user chose
                 inside = Path(os.path.abspath(where)).is_relative_to(os.path.abspath(out)) or where == out
                 done = _completed_note(out)
                 if e.errno in _FULL_ERRNOS:

@@ -184,7 +184,9 @@ def test_bad_input(case_id, clean, tmp_path, reliability, require):
     ver = run_cli("verify", tmp_path / "out-skip")
     assert ver.rc == 0, str(ver)
     row_fail.lost = "nothing written is lost; the run stops at the bad file"
-    row_skip.lost = f"only the {n_clean - made} sample(s) that need the bad file; verify OK"
+    n_lost = n_clean - made
+    row_skip.lost = (f"only the {n_lost} sample(s) that need the bad file" if n_lost else "nothing: no sample needs the file"
+                     ) + "; verify OK"
 
 
 def test_symlink_loops_in_root(clean, tmp_path, reliability, require):
