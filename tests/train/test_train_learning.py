@@ -47,7 +47,7 @@ def test_training_epe_falls_fast_variant(toy_shards, tmp_path):
     assert end < const, (end, const)
 
 
-@pytest.mark.slow(reason="300 CPU training steps, about 3 minutes on 2 shared cores")
+@pytest.mark.slow(reason="300 CPU training steps, 1-3 minutes on 2 shared cores")
 def test_training_epe_halves_within_300_steps(toy_shards, tmp_path):
     start, end, const = _run(toy_shards, tmp_path / "run", steps=300)
     assert end <= 0.5 * start, (start, end)
