@@ -98,7 +98,9 @@ def train(**o) -> None:
         cfg.milestones = ms
     summary = run_train(cfg, resume=o["resume"])
     if not o["quiet"] and int(__import__("os").environ.get("RANK", "0")) == 0:
-        click.echo(json.dumps({k: summary[k] for k in ("steps", "best_epe", "last", "best")}))
+        best = summary["best_epe"]
+        click.echo(json.dumps({"steps": summary["steps"], "best_epe": None if best != best else best,
+                               "last": summary["last"], "best": summary["best"]}))
 
 
 @click.command("eval")
@@ -142,6 +144,9 @@ def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers,
     ds = ShardDataset(shards, split=sp, crop=crop if crop else None, crop_mode="center" if crop else "none")
     if len(ds) == 0:
         raise InputError(shards, "no samples to evaluate")
+    if batch_size > 1 and not crop and len(set(ds._sizes)) > 1:
+        raise ConfigError(f"{shards}: frames of several sizes {sorted(set(ds._sizes))} cannot share a batch; "
+                          "use --batch-size 1 or --crop N")
     idx = list(range(min(limit, len(ds)))) if limit else None
     meter = evaluate_dataset(model, ds, dev, batch_size=batch_size, workers=workers, amp=amp, indices=idx,
                              show_progress=not as_json)

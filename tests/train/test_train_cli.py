@@ -26,13 +26,16 @@ def test_train_prints_parameters_and_summary(trained, toy_shards, tmp_path):
     assert ck["step"] == 2 and ck["config"]["preset"] == "monkaa" and ck["config"]["epochs"] == 300
     res = CliRunner().invoke(cli, ["train", "--shards", str(toy_shards), "--out", str(tmp_path / "r"),
                                    "--width", "0.05", "--crop", "64", "--max-steps", "1", "--threads", "1",
-                                   "--no-stn", "--no-refine", "--preset", "finetune", "--val-split", "none"])
+                                   "--no-stn", "--no-refine", "--preset", "finetune", "--val-split", "none",
+                                   "--amp", "bf16", "--channels-last", "--loss-direction", "min"])
     assert res.exit_code == 0, res.output
     assert "parameters (width 0.05, STN off, refining block off)" in res.output
     summary = json.loads(res.output.strip().splitlines()[-1])
-    assert summary["steps"] == 1
+    assert summary["steps"] == 1 and summary["best_epe"] is None  # no validation: null, valid JSON
     ck = torch.load(tmp_path / "r" / "last.pt", weights_only=True)
     assert ck["model_config"]["stn"] is False and ck["config"]["milestones"] == [60, 80, 100]
+    assert ck["config"]["amp"] == "bf16" and ck["config"]["loss_direction"] == "min"
+    assert all(torch.isfinite(v).all() for v in ck["model"].values())
 
 
 def test_eval_table_and_json(trained, toy_shards):

@@ -141,6 +141,11 @@ IMPLS = ("auto", "shift", "matmul", "reference", "sampler")
 
 def correlation(f1: torch.Tensor, f2: torch.Tensor, max_disp: int = 4, impl: str = "auto") -> torch.Tensor:
     """Correlation cost volume (module doc); ``impl`` one of ``IMPLS``."""
+    with torch.autocast(device_type=f1.device.type, enabled=False):  # float32 products
+        return _correlation(f1, f2, max_disp, impl)
+
+
+def _correlation(f1: torch.Tensor, f2: torch.Tensor, max_disp: int, impl: str) -> torch.Tensor:
     if impl == "auto":
         if sampler_available():
             impl = "sampler"

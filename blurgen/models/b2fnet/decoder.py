@@ -48,8 +48,9 @@ class SpatialTransformer(nn.Module):
     def forward(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, C, H, W) -> (transformed feature, same shape and dtype; theta (B, 2, 3))."""
         theta = self.theta(u)
-        grid = F.affine_grid(theta, list(u.shape), align_corners=False)
-        out = F.grid_sample(u.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        with torch.autocast(device_type=u.device.type, enabled=False):  # sampling in float32
+            grid = F.affine_grid(theta.float(), list(u.shape), align_corners=False)
+            out = F.grid_sample(u.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         return out.to(u.dtype), theta
 
 

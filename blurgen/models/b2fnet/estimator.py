@@ -30,6 +30,11 @@ def backward_warp(feat: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     feat (B, C, H, W); flow (B, 2, H, W) in pixels of this grid, [:, 0] = x. Bilinear,
     zero outside the frame. Computed in float32; returns feat's dtype.
     """
+    with torch.autocast(device_type=feat.device.type, enabled=False):  # sampling in float32
+        return _backward_warp(feat, flow)
+
+
+def _backward_warp(feat: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     b, _, h, w = feat.shape
     ys, xs = torch.meshgrid(
         torch.arange(h, device=feat.device, dtype=torch.float32),
