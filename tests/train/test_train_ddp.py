@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 import torch
 
 from blurgen.models.b2fnet import B2FNet, B2FNetConfig
