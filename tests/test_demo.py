@@ -1,0 +1,38 @@
+import json
+
+import pytest
+
+from blurgen.demo import run_demo
+from blurgen.errors import ConfigError
+from blurgen.io.frames import read_image
+from blurgen.manifest import verify
+
+
+def test_demo_runs_the_whole_chain(tmp_path):
+    out = tmp_path / "demo"
+    lines = []
+    head = run_demo(out, size="128x96", workers=1, train_steps=3, crop=64, width=0.125, quiet=True,
+                    echo=lines.append)
+    assert head["status"] == "complete"
+    assert json.loads((out / "demo.json").read_text())["status"] == "complete"
+    for name in ("monkaa", "gopro", "nfs", "video"):
+        d = out / name
+        assert verify(d).ok, name
+        assert head["datasets"][name]["samples"] > 0
+        assert "h5py" in (d / "README.md").read_text()
+    # the Monkaa skip rule is visible in the demo's numbers
+    assert head["datasets"]["monkaa"]["skipped"] >= 1
+    assert read_image(out / "preview.png").shape[0] > 100
+    assert (out / "run" / "last.pt").is_file()
+    assert head["eval"]["epe_min"] > 0 and head["eval"]["zero_epe_min"] > 0
+    text = "\n".join(lines)
+    assert "preview.png" in text and "EPE min" in text
+
+
+def test_demo_refuses_a_folder_that_is_not_its_own(tmp_path):
+    (tmp_path / "keep.txt").write_text("precious")
+    with pytest.raises(ConfigError, match="not empty"):
+        run_demo(tmp_path, quiet=True, echo=lambda s: None)
+    with pytest.raises(ConfigError, match="not a blurgen demo folder"):
+        run_demo(tmp_path, overwrite=True, quiet=True, echo=lambda s: None)
+    assert (tmp_path / "keep.txt").read_text() == "precious"
