@@ -83,3 +83,15 @@ def truncate(src: Path, dst: Path, fraction: float) -> Path:
     data = src.read_bytes()
     dst.write_bytes(data[: int(len(data) * fraction)])
     return dst
+
+
+def read_all(out) -> dict:
+    """{key: (arrays, meta)} of every sample in the shards under ``out``."""
+    from blurgen.shards.reader import ShardReader, list_shards
+
+    got = {}
+    for p in list_shards(out):
+        with ShardReader(p) as r:
+            for i, k in enumerate(r.keys()):
+                got[k] = (r.read(i), r.meta(i))
+    return got

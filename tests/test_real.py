@@ -12,18 +12,7 @@ from blurgen.io.frames import read_image, write_image
 from blurgen.io.video import iter_video_frames
 from blurgen.jobs.real import RealConfig, build
 from blurgen.pipeline import run
-from blurgen.shards.reader import ShardReader, list_shards
-from real_helpers import encode_video, gopro_tree, moving_frames, nfs_tree, truncate, write_frames
-
-
-def read_all(out):
-    """{key: (arrays, meta)} of every sample in the shards under ``out``."""
-    got = {}
-    for p in list_shards(out):
-        with ShardReader(p) as r:
-            for i, k in enumerate(r.keys()):
-                got[k] = (r.read(i), r.meta(i))
-    return got
+from real_helpers import encode_video, gopro_tree, moving_frames, nfs_tree, read_all, truncate, write_frames
 
 
 def mean_round_half_up(frames):

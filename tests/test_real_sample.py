@@ -10,8 +10,8 @@ from blurgen.cli import cli
 from blurgen.io.flo import read_flo
 from blurgen.io.frames import read_image
 from blurgen.io.video import iter_video_frames
-from blurgen.shards.reader import ShardReader, list_shards
 from blurgen.sources.sample import SampleConfig, write_sample
+from real_helpers import read_all
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +35,6 @@ def runs(sample, tmp_path_factory):
     return outs
 
 
-def samples_of(out):
-    got = {}
-    for p in list_shards(out):
-        with ShardReader(p) as r:
-            for i, k in enumerate(r.keys()):
-                got[k] = (r.read(i), r.meta(i))
-    return got
 
 
 @pytest.mark.parametrize("source", ["gopro", "nfs", "video"])
@@ -50,7 +43,7 @@ def test_shards_verify_and_windows_match_the_truth(sample, runs, source):
     assert res.exit_code == 0, res.output
     index = json.loads((sample / "truth" / "index.json").read_text())
     want = sorted((it["sequence"], it["first"], it["last"]) for it in index["items"] if it["layout"] == source)
-    got = samples_of(runs[source])
+    got = read_all(runs[source])
     assert sorted((m["sequence"], *m["frames"]) for _, m in got.values()) == want
     man = json.loads((runs[source] / "manifest.json").read_text())
     dropped = [d for d in index["dropped_windows"] if d["layout"] == source]
@@ -59,7 +52,7 @@ def test_shards_verify_and_windows_match_the_truth(sample, runs, source):
 
 
 def test_gopro_keys_splits_and_exact_blur(sample, runs):
-    got = samples_of(runs["gopro"])
+    got = read_all(runs["gopro"])
     assert "gopro/test/GOPR0384_11_05/000023" in got and "gopro/train/GOPR0372_07_00/000001" in got
     for key, (arrays, meta) in got.items():
         assert meta["split"] == key.split("/")[1]  # the standard list agrees with the folders
@@ -70,7 +63,7 @@ def test_gopro_keys_splits_and_exact_blur(sample, runs):
 
 
 def test_video_frames_and_blur(sample, runs):
-    got = samples_of(runs["video"])
+    got = read_all(runs["video"])
     (video,) = sorted((sample / "video").glob("*.mp4"))
     ref = list(iter_video_frames(video))
     for key, (arrays, meta) in got.items():
@@ -87,7 +80,7 @@ def test_pseudo_gt_labels_follow_the_true_flow(sample, runs, source):
     index = json.loads((sample / "truth" / "index.json").read_text())
     truth = {(it["sequence"], it["first"]): it for it in index["items"] if it["layout"] == source}
     epe, epe_bwd, zero, zero_bwd, epe_valid = [], [], [], [], []
-    for arrays, meta in samples_of(runs[source]).values():
+    for arrays, meta in read_all(runs[source]).values():
         it = truth[(meta["sequence"], meta["frames"][0])]
         f = read_flo(sample / it["flow_fwd"])
         b = read_flo(sample / it["flow_bwd"])
