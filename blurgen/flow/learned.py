@@ -215,9 +215,11 @@ def _load_net(model: str, path: Path | None, device: str):
             path, f"not a ptlflow checkpoint: no {e} entry", "save it as {'state_dict': model.state_dict()}"
         ) from None
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        from blurgen.utils import load_refusal
+
         raise InputError(
-            path, f"refused by torch.load(weights_only=True): {first}", "use a checkpoint that holds only tensors"
+            path, f"refused by torch.load(weights_only=True): {load_refusal(e)}",
+            "use a checkpoint that holds only tensors"
         ) from None
     except (RuntimeError, TypeError, AttributeError, ValueError, OSError, EOFError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

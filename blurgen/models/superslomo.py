@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import re
 from collections.abc import Sequence
 
 import torch
@@ -192,11 +191,9 @@ TRUST_HINT = ("the file must come from a trusted source: loading it runs pickle;
 
 def _why(err: Exception) -> str:
     """The informative line of torch's weights-only refusal (e.g. ``Unsupported global: ...``)."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
-    for line in text.splitlines():
-        if "Unsupported global" in line or "Unsupported operand" in line:
-            return line.split("error:", 1)[-1].split(" was not", 1)[0].strip().rstrip(".")
-    return type(err).__name__
+    from blurgen.utils import load_refusal
+
+    return load_refusal(err)
 
 
 def read_checkpoint(path: str | os.PathLike, *, trust: bool = False) -> dict:

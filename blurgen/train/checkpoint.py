@@ -94,8 +94,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # corrupt file, pickle with unsafe objects, ...
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(path, f"cannot be read as a checkpoint ({reason})",
+        from blurgen.utils import load_refusal
+
+        raise InputError(path, f"cannot be read as a checkpoint with torch.load(weights_only=True) ({load_refusal(e)})",
                          "use a checkpoint written by `blurgen train`") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "model_config" not in ckpt:
         raise InputError(path, "not a B2F-net checkpoint (no 'model' / 'model_config')",
