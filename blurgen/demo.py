@@ -62,9 +62,9 @@ def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 
     times: dict[str, float] = {}
     t_all = time.perf_counter()
 
-    def stage(name: str, args: list[str]) -> str:
+    def stage(name: str, args: list[str], show_output: bool = True) -> str:
         t0 = time.perf_counter()
-        text = _blurgen(args, quiet, echo if not quiet else (lambda s: None))
+        text = _blurgen(args, quiet or not show_output, echo if not quiet else (lambda s: None))
         times[name] = time.perf_counter() - t0
         return text
 
@@ -83,7 +83,7 @@ def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 
                     "--seed", str(seed), *q])
     ckpt = run / "best.pt" if (run / "best.pt").is_file() else run / "last.pt"
     ev = json.loads(stage("eval", ["eval", "--ckpt", str(ckpt), "--shards", str(out / "monkaa"), "--split", "test",
-                                   "--json"]))
+                                   "--json"], show_output=False))
     datasets = [out / d for d in ("monkaa", "gopro", "nfs", "video")]
     t0 = time.perf_counter()
     combined_preview(datasets, out / "preview.png")
