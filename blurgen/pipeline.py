@@ -71,7 +71,7 @@ class Settings:
     """
 
     samples_per_shard: int | None = None
-    compression: str = "lzf"
+    compression: str = "gzip-1"
     tile: int = 64
     limit: int | None = None
 

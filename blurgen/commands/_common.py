@@ -45,7 +45,7 @@ def pipeline_options(f: Callable) -> Callable:
         click.option("--samples-per-shard", type=click.IntRange(min=1), default=None,
                      help="Samples per shard [default: recipe, else ~512 MiB of raw arrays]."),
         click.option("--compression", default=None,
-                     help="none, lzf, gzip-1..9 or blosc-zstd (needs hdf5plugin) [default: recipe, else lzf]"),
+                     help="none, lzf, gzip-1..9 or blosc-zstd (needs hdf5plugin) [default: recipe, else gzip-1]"),
         click.option("--quiet", is_flag=True, help="No progress bar or summary line."),
     ]
     for opt in reversed(options):

@@ -36,11 +36,14 @@ LIBVER = ("earliest", "v110")
 
 # Defaults chosen with benchmarks/shards.py (table in docs/shards.md). Chunks are
 # (1, 64, 64, C) tiles of one sample: a random 256x256 crop decompresses at most 5x5 tiles
-# (~1.6x the crop) instead of the whole frame (8-14x). LZF ships inside h5py (no plugin)
-# and decodes about 1.6x faster than gzip-1 for files about 8% larger: ~300 crops/s per
-# worker core against ~190 for gzip-1 at 960x540 and 1280x720.
+# (~1.6x the crop) instead of the whole frame (8-14x). gzip-1 (zlib) is readable by every
+# HDF5 build and its output depends only on its input. LZF decodes ~1.6x faster, but
+# h5py's LZF filter leaves its hash table uninitialised, so the same content can compress
+# to other bytes depending on what the process did before: a resumed run's shards then
+# differ from an uninterrupted run's. lzf stays available (--compression lzf) for runs
+# that never need byte identity.
 DEFAULT_TILE = 64
-DEFAULT_COMPRESSION = "lzf"
+DEFAULT_COMPRESSION = "gzip-1"
 COMPRESSIONS = ("none", "lzf", "gzip", "gzip-1", "gzip-4", "gzip-6", "gzip-9", "blosc-zstd")
 
 
@@ -55,9 +58,9 @@ class Compression:
 def compression_options(name: str) -> Compression:
     """Map a compression name to h5py filter settings.
 
-    ``none``; ``lzf`` (the default; built into h5py, HDF5 tools outside Python need its
-    filter plugin); ``gzip`` (= ``gzip-4``) or ``gzip-L`` with L in 1..9 (readable by every
-    HDF5 build); lzf and gzip use the byte-shuffle filter; ``blosc-zstd`` (needs the optional ``hdf5plugin`` package both to write
+    ``none``; ``gzip-1`` (the default) or ``gzip`` (= ``gzip-4``) or ``gzip-L`` with L in
+    1..9 (readable by every HDF5 build, deterministic); ``lzf`` (built into h5py, faster to
+    decode, but its bytes are not reproducible across processes: see DEFAULT_COMPRESSION); lzf and gzip use the byte-shuffle filter; ``blosc-zstd`` (needs the optional ``hdf5plugin`` package both to write
     and to read, so it is never the default).
     """
     if name == "none":
@@ -75,7 +78,7 @@ def compression_options(name: str) -> Compression:
         except ImportError:
             raise ConfigError(
                 "compression 'blosc-zstd' needs the hdf5plugin package (pip install hdf5plugin); "
-                "readers need it too, so prefer the default lzf (or gzip-1)"
+                "readers need it too, so prefer the default gzip-1"
             ) from None
         return Compression(name, dict(hdf5plugin.Blosc(cname="zstd", clevel=3, shuffle=hdf5plugin.Blosc.SHUFFLE)))
     raise ConfigError(f"unknown compression {name!r}; choose one of: {', '.join(COMPRESSIONS)}")
