@@ -265,13 +265,11 @@ def _datasets(out: Path) -> set[str]:
 
 
 def write_card(out: Path, manifest: dict | None = None) -> Path:
-    import os
+    from blurgen.io._atomic import atomic_write_bytes
 
     text = dataset_card(out, manifest)
     p = Path(out) / "README.md"
-    tmp = p.with_name(f".README.md.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, p)
+    atomic_write_bytes(p, text.encode("utf-8"))
     return p
 
 
