@@ -17,7 +17,7 @@ raises InputError naming the file when the pair is made.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +88,9 @@ class MonkaaConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "MonkaaConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ConfigError(f"unknown synth-monkaa setting(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        return cls(**params)
+        from blurgen.jobs._params import config_from_params
+
+        return config_from_params(cls, params, "synth-monkaa")
 
     def to_params(self) -> dict[str, Any]:
         return asdict(self)

@@ -21,7 +21,7 @@ window ffmpeg cannot decode, raises InputError when the sample is made.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -96,13 +96,11 @@ class RealConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "RealConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ConfigError(f"unknown real-job setting(s): {', '.join(unknown)}")
+        from blurgen.jobs._params import config_from_params
+
         if "source" not in params:
             raise ConfigError("the real job needs a source (--source gopro|nfs|video|frames)")
-        return cls(**params)
+        return config_from_params(cls, params, "real-job")
 
     def to_params(self) -> dict[str, Any]:
         return asdict(self)
