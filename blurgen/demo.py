@@ -11,7 +11,7 @@ from contextlib import redirect_stdout
 from io import StringIO
 from pathlib import Path
 
-from blurgen.errors import BlurgenError, ConfigError
+from blurgen.errors import ConfigError
 
 
 def _blurgen(args: list[str], quiet: bool, echo: Callable[[str], None]) -> str:
@@ -114,4 +114,4 @@ def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 
     return head
 
 
-__all__ = ["run_demo", "combined_preview", "BlurgenError"]
+__all__ = ["run_demo", "combined_preview"]

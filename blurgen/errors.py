@@ -35,10 +35,6 @@ class Interrupted(BlurgenError):
     exit_code = 130
 
 
-class NotBuiltError(BlurgenError):
-    """A command whose implementation is not available in this version."""
-
-
 class SkipSample(Exception):
     """A sample the recipe deliberately leaves out (e.g. Monkaa pairs with s > 100).
 

@@ -1,12 +1,10 @@
-"""CLI command(s); heavy imports happen inside the function bodies."""
+"""`blurgen rerun` and `blurgen verify`; heavy imports happen inside the function bodies."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
-
-from blurgen.errors import NotBuiltError
 
 
 @click.command("rerun")
@@ -56,15 +54,3 @@ def verify(out: Path, quiet: bool) -> None:
         raise SystemExit(1)  # (ctx.exit's code is dropped by a non-standalone click main)
     if not quiet:
         click.echo(f"verify OK: {report.shards} shards, {report.samples} samples match {out}/manifest.json")
-
-
-@click.command("preview", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def preview() -> None:
-    """Not built yet."""
-    raise NotBuiltError("`blurgen preview` is not built in this version yet")
-
-
-@click.command("stats", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def stats() -> None:
-    """Not built yet."""
-    raise NotBuiltError("`blurgen stats` is not built in this version yet")
