@@ -144,6 +144,9 @@ def _write_video(path: Path, frames: list[np.ndarray], crf: int) -> None:
         for f in frames:
             writer.send(np.ascontiguousarray(f))
         writer.close()
+        from blurgen.io._atomic import _file_mode
+
+        os.chmod(tmp, _file_mode())  # mkstemp made it 0o600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -149,3 +149,22 @@ def test_find_gaps():
     assert find_gaps([1, 2, 3]) == []
     assert find_gaps([5, 1, 2, 7, 7]) == [(3, 4), (6, 6)]
     assert find_gaps(range(0, 30, 10)) == [(1, 9), (11, 19)]
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    """Atomic writes go through mkstemp (0o600); the result must be as open() would make it."""
+    import os
+
+    import numpy as np
+
+    from blurgen.io.flo import write_flo
+    from blurgen.io.frames import write_image
+
+    old = os.umask(0o022)
+    try:
+        write_image(tmp_path / "a.png", np.zeros((4, 5, 3), np.uint8))
+        write_flo(tmp_path / "a.flo", np.zeros((4, 5, 2), np.float32))
+    finally:
+        os.umask(old)
+    for name in ("a.png", "a.flo"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
