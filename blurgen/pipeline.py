@@ -667,6 +667,11 @@ def run(
                         flush("partial")
             _check_stop()
             flush("complete")
+            # The dataset card and preview beside the shards: inside the lock and the stop
+            # and full-disk handling, so every run (and rerun) writes them the same way.
+            from blurgen.report import write_companions
+
+            write_companions(out, manifest)
         finally:
             bar.close()
     if not quiet:

@@ -27,12 +27,20 @@ def dataset(tmp_path_factory):
 def test_contact_sheet_shows_each_picked_sample(dataset):
     sheet = report.contact_sheet(dataset, n=5, seed=1, tile_width=64)
     assert sheet.dtype == np.uint8 and sheet.ndim == 3
-    # 4 tiles per row (blur, flow, first, last), 5 rows: the blur tile of the first row
-    # is the (resized) blur of one of the dataset's samples.
+    # 4 tiles per row (blur, flow, first, last), 5 rows of 48 px tiles plus a label each
     assert sheet.shape[1] == 4 * 64
     assert sheet.shape[0] >= 5 * 48
     recs = report.read_records(dataset)
     assert len(recs) == 12  # 13 planned, 1 deliberately skipped
+    # each tile shows its sample: below the name tag, row 0's blur and last tiles are the
+    # (resized) blur and last frame of one and the same sample of the dataset
+    tiles = {}
+    for r in recs:
+        with h5py.File(dataset / r["shard"]) as f:
+            tiles[r["key"]] = (report._fit(f["blur"][r["index"]], 64), report._fit(f["last"][r["index"]], 64))
+    blur0, last0 = sheet[20:48, 0:64], sheet[20:48, 192:256]
+    hits = [k for k, (b, l) in tiles.items() if np.array_equal(b[20:48], blur0) and np.array_equal(l[20:48], last0)]
+    assert len(hits) == 1
 
 
 def test_preview_command_writes_png(dataset, tmp_path):
@@ -72,3 +80,17 @@ def test_missing_folder_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no samples"):
         report.contact_sheet(tmp_path / "empty")
+
+
+def test_every_run_and_rerun_writes_its_card_and_preview(tmp_path):
+    from blurgen.pipeline import rerun
+
+    out = tmp_path / "a"
+    job = build_job("pattern", {"splits": {"train": 5}, "sizes": [[24, 32]]}, None)
+    run(job, out, seed=1, samples_per_shard=2, quiet=True)
+    assert "samples: 5" in (out / "README.md").read_text()
+    assert read_image(out / "preview.png").shape[1] == 2 * 200
+    rerun(out / "manifest.json", None, tmp_path / "b", quiet=True)
+    assert "samples: 5" in (tmp_path / "b" / "README.md").read_text()
+    assert (tmp_path / "b" / "preview.png").is_file()
+    assert verify(tmp_path / "b").ok

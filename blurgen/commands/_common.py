@@ -75,51 +75,25 @@ def run_from_cli(
     recipe: the resolved recipe dict (recorded in the manifest), or a name/path to load,
     or None. Returns the manifest dict.
     """
-    from blurgen.errors import InputError, Interrupted
-    from blurgen.pipeline import _signals_interrupt, run
+    from blurgen.pipeline import run
     from blurgen.recipe import load_recipe
-    from blurgen.report import write_companions
 
     if not isinstance(recipe, dict):
         recipe = load_recipe(recipe)
-    manifest = None
-    try:
-        # The run installs its own stop handlers; this outer one covers the moments just
-        # before and after it, and the preview / card writing, so a stop never kills the
-        # process without a word.
-        with _signals_interrupt():
-            manifest = run(
-                job,
-                out,
-                seed=seed,
-                workers=workers,
-                backend=backend,
-                scheduler=scheduler,
-                resume=resume,
-                on_error=on_error,
-                limit=limit,
-                samples_per_shard=samples_per_shard,
-                compression=compression,
-                quiet=quiet,
-                command=command if command is not None else ["blurgen", *sys.argv[1:]],
-                recipe=recipe,
-            )
-            write_companions(out, manifest)
-    except KeyboardInterrupt as e:
-        by = e.args[0] if e.args else "Ctrl-C"
-        if manifest is None:
-            raise Interrupted(f"stopped by {by} before the run started; nothing was written to {out}") from None
-        raise Interrupted(
-            f"stopped by {by} while writing the preview and dataset card: the dataset in {out} is "
-            "complete; run the same command with --resume to write them"
-        ) from None
-    except OSError as e:  # a full disk or read-only folder after the shards are safe
-        if manifest is None:
-            raise
-        raise InputError(
-            e.filename or out,
-            f"cannot write the preview and dataset card ({e.strerror or e})",
-            "the shards and manifest.json are complete; free some space, then run the same command "
-            "with --resume to write them",
-        ) from None
+    manifest = run(
+        job,
+        out,
+        seed=seed,
+        workers=workers,
+        backend=backend,
+        scheduler=scheduler,
+        resume=resume,
+        on_error=on_error,
+        limit=limit,
+        samples_per_shard=samples_per_shard,
+        compression=compression,
+        quiet=quiet,
+        command=command if command is not None else ["blurgen", *sys.argv[1:]],
+        recipe=recipe,
+    )
     return manifest
