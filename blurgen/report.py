@@ -1,7 +1,7 @@
 """Looking at a dataset: contact sheets, statistics plots and the dataset card.
 
-Reads shards with plain h5py through the schema of DESIGN.md section 4, so it works on any
-blurgen output folder, complete or partial.
+Reads shards through ``blurgen.shards.reader`` (which refuses links out of a shard), so it
+works on any blurgen output folder, complete or partial.
 """
 
 from __future__ import annotations
@@ -26,32 +26,24 @@ LICENCES = {
 
 
 def shard_files(out: Path) -> list[Path]:
-    """Complete shards of an output folder (temporary files excluded), sorted by name."""
+    """Complete shards of an output folder, sorted by name ([] when there are none yet)."""
+    from blurgen.shards.reader import SHARD_RE
+
     out = Path(out)
     if not out.is_dir():
         raise InputError(out, "no such output folder", "give the --out folder of a blurgen run")
-    return sorted(p for p in out.glob("*.h5") if not p.name.startswith("."))
-
-
-def _decode(v) -> str:
-    return v.decode("utf-8") if isinstance(v, bytes) else str(v)
+    return sorted(p for p in out.iterdir() if SHARD_RE.match(p.name))
 
 
 def read_records(out: Path) -> list[dict]:
     """Key, shard, index and meta of every sample in the folder's shards."""
-    import h5py
+    from blurgen.shards.reader import ShardReader
 
     recs = []
     for p in shard_files(out):
-        try:
-            with h5py.File(p, "r") as f:
-                keys = f["key"][:]
-                metas = f["meta"][:] if "meta" in f else [b"{}"] * len(keys)
-                for i, (k, m) in enumerate(zip(keys, metas)):
-                    recs.append({"key": _decode(k), "shard": p.name, "index": i,
-                                 "meta": json.loads(_decode(m) or "{}")})
-        except OSError as e:
-            raise InputError(p, f"cannot read HDF5 shard ({e})", "run `blurgen verify` on the folder") from None
+        with ShardReader(p) as r:
+            for i, k in enumerate(r.keys()):
+                recs.append({"key": k, "shard": p.name, "index": i, "meta": r.meta(i)})
     return recs
 
 
@@ -85,9 +77,8 @@ def _tag(img: np.ndarray, text: str) -> np.ndarray:
 
 def contact_sheet(out: Path, n: int = 8, seed: int = 0, tile_width: int = 200) -> np.ndarray:
     """(H, W, 3) uint8 RGB: one row per random sample: blur | flow colour | first | last."""
-    import h5py
-
     from blurgen.io.flowviz import flow_to_color
+    from blurgen.shards.reader import ShardReader
 
     recs = read_records(out)
     if not recs:
@@ -97,13 +88,11 @@ def contact_sheet(out: Path, n: int = 8, seed: int = 0, tile_width: int = 200) -
     rows = []
     for i in pick:
         r = recs[i]
-        with h5py.File(Path(out) / r["shard"], "r") as f:
-            tiles = [f["blur"][r["index"]], flow_to_color(f["flow"][r["index"]])]
-            names = ["blur", "flow 1->7" if r["meta"].get("window") else "flow"]
-            for extra in ("first", "last"):
-                if extra in f:
-                    tiles.append(f[extra][r["index"]])
-                    names.append(extra)
+        with ShardReader(Path(out) / r["shard"]) as reader:
+            extras = [e for e in ("first", "last") if e in reader.names]
+            arrays = reader.read(r["index"], names=["blur", "flow", *extras])
+        tiles = [arrays["blur"], flow_to_color(arrays["flow"])] + [arrays[e] for e in extras]
+        names = ["blur", "flow 1->7" if r["meta"].get("window") else "flow", *extras]
         meta = r["meta"]
         bits = [r["key"]] + [f"{k}={meta[k]:.1f}" if isinstance(meta[k], float) else f"{k}={meta[k]}"
                              for k in ("s", "n") if k in meta]
@@ -138,7 +127,7 @@ def _manifest(out: Path) -> dict:
 
 def compute_stats(out: Path, flow_pixels: int = 20000, seed: int = 0) -> dict:
     """Counts per split and source, s / n / flow-magnitude samples, skipped reasons."""
-    import h5py
+    from blurgen.shards.reader import ShardReader
 
     recs = read_records(out)
     man = _manifest(out)
@@ -151,9 +140,9 @@ def compute_stats(out: Path, flow_pixels: int = 20000, seed: int = 0) -> dict:
     mags = []
     per = max(1, flow_pixels // max(1, len(recs)))
     for p in shard_files(out):
-        with h5py.File(p, "r") as f:
-            for i in range(f["flow"].shape[0]):
-                fl = f["flow"][i].reshape(-1, 2)
+        with ShardReader(p) as reader:
+            for i in range(len(reader)):
+                fl = reader.read(i, names=["flow"])["flow"].reshape(-1, 2)
                 idx = rng.choice(len(fl), size=min(per, len(fl)), replace=False)
                 mags.append(np.linalg.norm(fl[idx], axis=1))
     mags = np.concatenate(mags) if mags else np.zeros(0)
@@ -255,12 +244,12 @@ def dataset_card(out: Path, manifest: dict | None = None) -> str:
 
 
 def _datasets(out: Path) -> set[str]:
-    import h5py
+    from blurgen.shards.reader import ShardReader
 
     names: set[str] = set()
     for p in shard_files(out)[:1]:
-        with h5py.File(p, "r") as f:
-            names |= set(f.keys())
+        with ShardReader(p) as reader:
+            names |= {*reader.names, "key", "meta"}
     return names
 
 

@@ -94,3 +94,18 @@ def test_every_run_and_rerun_writes_its_card_and_preview(tmp_path):
     assert "samples: 5" in (tmp_path / "b" / "README.md").read_text()
     assert (tmp_path / "b" / "preview.png").is_file()
     assert verify(tmp_path / "b").ok
+
+
+def test_preview_refuses_a_shard_that_links_outside_itself(tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    with h5py.File(tmp_path / "elsewhere.h5", "w") as f:
+        f["blur"] = np.zeros((1, 8, 8, 3), np.uint8)
+    with h5py.File(out / "train-00000-of-00001.h5", "w") as f:
+        f["blur"] = h5py.ExternalLink(str(tmp_path / "elsewhere.h5"), "/blur")
+        f["flow"] = np.zeros((1, 8, 8, 2), np.float32)
+        f["key"] = np.array([b"k"])
+        f["meta"] = np.array([b"{}"])
+        f.attrs["schema_version"] = 1
+    with pytest.raises(InputError, match="train-00000-of-00001.h5"):
+        report.contact_sheet(out)
