@@ -1,5 +1,8 @@
 """Recipes: a dataset's settings as TOML data (``pipelines/*.toml``), overridden by flags.
 
+Named recipes ship inside the package (``blurgen/resources/pipelines``, shown at the
+repository's top level as ``pipelines/``); any ``.toml`` path works too.
+
 A recipe is a plain dict (JSON-able). Sections are free-form and belong to the job that
 reads them, except ``[pipeline]``, which the shared loop reads: ``samples_per_shard``
 (int) and ``compression`` (see ``blurgen.shards.writer.COMPRESSIONS``).
@@ -11,22 +14,23 @@ import copy
 import hashlib
 import json
 import os
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from blurgen.errors import ConfigError
+from blurgen.resources import listing
 
-# Where named recipes live: the repository's pipelines/ folder, then the package's recipes/.
-RECIPE_DIRS = (Path(__file__).resolve().parent.parent / "pipelines", Path(__file__).resolve().parent / "recipes")
+RECIPES = "pipelines"  # the shipped folder of named recipes
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
+def _load_toml(path: Path | Traversable) -> dict[str, Any]:
     try:
         import tomllib
     except ImportError:  # Python 3.10
         import tomli as tomllib
     try:
-        with open(path, "rb") as f:
+        with path.open("rb") as f:
             return tomllib.load(f)
     except OSError as e:
         raise ConfigError(f"{path}: cannot read recipe ({e.strerror})") from None
@@ -34,18 +38,17 @@ def _load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({e})") from None
 
 
-def find_recipe(name_or_path: str | os.PathLike) -> Path:
-    """A recipe file: an existing path, or ``NAME`` -> ``pipelines/NAME.toml``."""
+def find_recipe(name_or_path: str | os.PathLike) -> Path | Traversable:
+    """A recipe file: an existing path, or ``NAME`` -> the shipped ``pipelines/NAME.toml``."""
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.exists():
         if not p.is_file():
             raise ConfigError(f"{p}: recipe file not found")
         return p
-    for d in RECIPE_DIRS:
-        cand = d / f"{p.name}.toml"
-        if cand.is_file():
-            return cand
-    known = sorted({c.stem for d in RECIPE_DIRS if d.is_dir() for c in d.glob("*.toml")})
+    shipped = listing(RECIPES, ".toml")
+    if len(p.parts) == 1 and p.name in shipped:
+        return shipped[p.name]
+    known = sorted(shipped)
     raise ConfigError(f"unknown recipe {str(name_or_path)!r}; known: {', '.join(known) or 'none'} (or give a .toml path)")
 
 

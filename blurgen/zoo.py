@@ -1,9 +1,12 @@
 """The checkpoint zoo: a registry of weights the pipeline can use, found by name.
 
-The registry is ``model_zoo/registry.toml`` (committed); the files live in
-``model_zoo/weights/`` (git-ignored). ``$BLURGEN_ZOO`` points elsewhere (a shared cluster
-folder, say). Files added with ``blurgen zoo add`` under a name the registry does not know
-are recorded in ``weights/local.toml``. Nothing here downloads anything.
+The registry ships inside the package (``blurgen/resources/model_zoo/registry.toml``,
+shown at the repository's top level as ``model_zoo/registry.toml``). The zoo folder holds
+the files in ``weights/``: ``$BLURGEN_ZOO`` (a shared cluster folder, say), else the
+checkout's ``model_zoo/`` when blurgen runs from a source checkout, else
+``~/.cache/blurgen/model_zoo``. A ``registry.toml`` in the zoo folder replaces the shipped
+one. Files added with ``blurgen zoo add`` under a name the registry does not know are
+recorded in ``weights/local.toml``. Nothing here downloads anything.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import os
 import shutil
 import tomllib
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from blurgen.errors import ConfigError, InputError
+from blurgen.resources import resource
 
 KINDS = ("ptlflow", "superslomo", "b2fnet", "other")
 
@@ -40,13 +45,17 @@ class ZooEntry:
 
 
 def zoo_dir() -> Path:
-    """The zoo folder: ``$BLURGEN_ZOO``, else the checkout's ``model_zoo/``, else ~/.cache."""
+    """The zoo folder: ``$BLURGEN_ZOO``, else the checkout's ``model_zoo/``, else ~/.cache.
+
+    A source checkout is recognised by its ``pyproject.toml`` beside the package; an
+    installed wheel has none, and its package folder is never written to.
+    """
     env = os.environ.get("BLURGEN_ZOO")
     if env:
         return Path(env)
-    repo = Path(__file__).resolve().parents[1] / "model_zoo"
-    if (repo / "registry.toml").is_file():
-        return repo
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "model_zoo").is_dir():
+        return checkout / "model_zoo"
     return Path.home() / ".cache" / "blurgen" / "model_zoo"
 
 
@@ -54,17 +63,17 @@ def weights_dir(root: Path | None = None) -> Path:
     return (root or zoo_dir()) / "weights"
 
 
-def _registry_file(root: Path) -> Path:
-    # The committed registry; a zoo elsewhere without its own registry uses the package's.
+def _registry_file(root: Path) -> Path | Traversable:
+    """The zoo folder's own ``registry.toml`` if it has one, else the shipped registry."""
     own = root / "registry.toml"
     if own.is_file():
         return own
-    return Path(__file__).resolve().parents[1] / "model_zoo" / "registry.toml"
+    return resource("model_zoo", "registry.toml")
 
 
-def _read_toml(path: Path) -> list[dict]:
+def _read_toml(path: Path | Traversable) -> list[dict]:
     try:
-        with open(path, "rb") as f:
+        with path.open("rb") as f:
             data = tomllib.load(f)
     except FileNotFoundError:
         return []

@@ -11,7 +11,9 @@ from blurgen import zoo
 from blurgen.cli import cli
 from blurgen.errors import ConfigError, InputError
 
-REGISTRY = Path(__file__).resolve().parents[1] / "model_zoo" / "registry.toml"
+from blurgen.resources import resource
+
+REGISTRY = Path(str(resource("model_zoo", "registry.toml")))
 
 
 @pytest.fixture

@@ -74,7 +74,8 @@ def weight_dirs() -> list[Path]:
     """Folders searched for a checkpoint given by name, in order.
 
     The zoo's weights folder (``blurgen.zoo.weights_dir()``: ``$BLURGEN_ZOO/weights``, else
-    the checkout's ``model_zoo/weights``), then torch's hub cache
+    the checkout's ``model_zoo/weights``, else ``~/.cache/blurgen/model_zoo/weights``), then
+    torch's hub cache
     (``$TORCH_HOME/hub/checkpoints``), where ptlflow itself would look.
     """
     import torch

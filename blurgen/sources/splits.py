@@ -2,9 +2,9 @@
 
 A split file is text: one ``<sequence> <split>`` pair per line (whitespace separated),
 ``#`` starts a comment. Split names are words (letters, digits, ``_``, ``-``). The
-standard lists live in the repository's ``manifests/splits/`` folder and are named by
-their stem (``gopro_standard``, ``nfs_standard``); ``--split-file`` takes such a name or
-a path.
+standard lists ship inside the package (``blurgen/resources/manifests/splits``, shown at
+the repository's top level as ``manifests/splits/``) and are named by their stem
+(``gopro_standard``, ``nfs_standard``); ``--split-file`` takes such a name or a path.
 
 ``ranked_split`` is the deterministic rule used where no list says otherwise (and that
 produced ``nfs_standard.txt`` from the 100 NfS sequence names): order the names by the
@@ -17,25 +17,26 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Iterable
 
 from blurgen.errors import ConfigError
+from blurgen.resources import listing
 
-SPLITS_DIR = Path(__file__).resolve().parents[2] / "manifests" / "splits"
+SPLITS = "manifests/splits"  # the shipped folder of standard split lists
 _WORD = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-def find_split_file(name_or_path: str | os.PathLike) -> Path:
-    """A split file: an existing path, or ``NAME`` -> ``manifests/splits/NAME.txt``."""
+def find_split_file(name_or_path: str | os.PathLike) -> Path | Traversable:
+    """A split file: an existing path, or ``NAME`` -> the shipped ``manifests/splits/NAME.txt``."""
     p = Path(name_or_path)
     if p.is_file():
         return p
-    if p.suffix == "" and len(p.parts) == 1:
-        cand = SPLITS_DIR / f"{p.name}.txt"
-        if cand.is_file():
-            return cand
-    known = sorted(c.stem for c in SPLITS_DIR.glob("*.txt")) if SPLITS_DIR.is_dir() else []
+    shipped = listing(SPLITS, ".txt")
+    if p.suffix == "" and len(p.parts) == 1 and p.name in shipped:
+        return shipped[p.name]
+    known = sorted(shipped)
     raise ConfigError(
         f"{name_or_path}: split file not found (give a path to a text file of '<sequence> <split>' lines"
         + (f", or one of: {', '.join(known)}" if known else "") + ")"

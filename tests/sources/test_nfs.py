@@ -4,7 +4,7 @@ import pytest
 
 from blurgen.errors import InputError
 from blurgen.sources import nfs
-from blurgen.sources.splits import SPLITS_DIR, ranked_split, read_split_file
+from blurgen.sources.splits import SPLITS, ranked_split, read_split_file
 from real_helpers import nfs_tree
 
 
@@ -14,7 +14,9 @@ def test_standard_split_is_70_30_and_follows_the_rule():
     assert sum(v == "train" for v in m.values()) == 70
     assert ranked_split(m, nfs.TRAIN_FRACTION, nfs.SALT) == m
     assert "airboard_1" in m and "zebra_fish" in m
-    assert (SPLITS_DIR / "nfs_standard.txt").is_file()
+    from blurgen.resources import resource
+
+    assert resource(*SPLITS.split("/"), "nfs_standard.txt").is_file()
 
 
 def test_sequences_and_splits(tmp_path):
