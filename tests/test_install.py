@@ -128,6 +128,19 @@ def test_clone_holds_no_link_out_of_itself(fresh_clone):
     assert not (fresh_clone / ".venv").exists() and not (fresh_clone / ".venv").is_symlink()
 
 
+def _dependencies_without_blurgen(folder: Path) -> Path:
+    """A folder of links to this interpreter's installed packages, less blurgen itself (the
+    developer's editable install must not reach the clone's environment)."""
+    folder.mkdir()
+    for sp in map(Path, site.getsitepackages()):
+        for entry in sp.iterdir():
+            low = entry.name.lower()
+            if low.startswith(("blurgen", "__editable__")) or entry.suffix == ".pth" or (folder / entry.name).exists():
+                continue
+            (folder / entry.name).symlink_to(entry)
+    return folder
+
+
 def test_readme_install_shape_works_in_a_fresh_clone(fresh_clone, tmp_path):
     """``python3 -m venv .venv && .venv/bin/pip install -e .`` (dependencies already present)."""
     env = _outside_env(tmp_path / "home")
@@ -136,9 +149,10 @@ def test_readme_install_shape_works_in_a_fresh_clone(fresh_clone, tmp_path):
     py = fresh_clone / ".venv" / "bin" / "python"
     venv_site = Path(_run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], fresh_clone, env)
                      .stdout.strip())
-    # the dependencies of this interpreter, without its own (editable) blurgen: a plain path
-    # line in a .pth file adds the folder but does not run the .pth files inside it
-    (venv_site / "_deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    (venv_site / "_deps.pth").write_text(f"{_dependencies_without_blurgen(tmp_path / 'deps')}\n")
+    # the venv's own setuptools (Python 3.11's ensurepip bundles an old one) would shadow the
+    # one the build needs; pip's build isolation would fetch a new one from PyPI instead
+    _run([py, "-m", "pip", "--disable-pip-version-check", "-q", "uninstall", "-y", "setuptools"], fresh_clone, env)
     _run([py, "-m", "pip", "--disable-pip-version-check", "-q", "install", "--no-deps", "--no-build-isolation",
           "-e", "."], fresh_clone, env)
     where = _run([fresh_clone / ".venv" / "bin" / "python", "-c", "import blurgen; print(blurgen.__file__)"],
