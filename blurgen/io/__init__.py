@@ -1,9 +1,12 @@
 """File formats only: PFM, Middlebury .flo, images and frame folders, video, flow colour.
 
 Arrays: images ``(H, W, 3)`` uint8 RGB; flow ``(H, W, 2)`` float32 pixels, ``[..., 0]`` = x.
-Bad files raise :class:`blurgen.errors.InputError` naming the file. OpenCV and ffmpeg are
-loaded only when a function needs them.
+Bad files raise :class:`blurgen.errors.InputError` naming the file, whatever the decoding
+library raised (:func:`decoding`). OpenCV and ffmpeg are loaded only when a function needs
+them.
 """
+
+from blurgen.io._decode import decoding
 
 from blurgen.io.flo import read_flo, write_flo
 from blurgen.io.flowviz import flow_to_color, write_flow_png
@@ -14,6 +17,7 @@ from blurgen.io.video import VideoInfo, iter_video_frames, probe_video
 __all__ = [
     "Frame",
     "VideoInfo",
+    "decoding",
     "find_gaps",
     "flow_to_color",
     "image_size",

@@ -13,6 +13,7 @@ import numpy as np
 
 from blurgen.errors import InputError
 from blurgen.io._atomic import atomic_write_bytes
+from blurgen.io._decode import decoding
 from blurgen.io.pfm import _check_finite
 
 TAG = 202021.25
@@ -32,6 +33,15 @@ def read_flo(path: str | os.PathLike, allow_nonfinite: bool = False) -> np.ndarr
         data = path.read_bytes()
     except OSError as e:
         raise InputError(path, f"cannot read .flo file ({e.strerror or e})") from None
+    with decoding(path, ".flo file"):
+        flow = _decode_flo(path, data)
+    if not allow_nonfinite:
+        _check_finite(path, flow)
+    return flow
+
+
+def _decode_flo(path: Path, data: bytes) -> np.ndarray:
+    """``(H, W, 2)`` float32 (a writable copy) from the bytes of a .flo file."""
     if len(data) < 12:
         raise InputError(path, f"truncated .flo file: {len(data)} bytes, header needs 12")
     if data[:4] != _TAG_BYTES:
@@ -51,10 +61,7 @@ def read_flo(path: str | os.PathLike, allow_nonfinite: bool = False) -> np.ndarr
             path, f".flo size mismatch: header says {width}x{height} ({expected} bytes) but {found} bytes follow"
         )
     flow = np.frombuffer(data, "<f4", width * height * 2, offset=12).reshape(height, width, 2)
-    flow = flow.astype(np.float32)  # native order, writable copy
-    if not allow_nonfinite:
-        _check_finite(path, flow)
-    return flow
+    return flow.astype(np.float32)  # native order, writable copy
 
 
 def _flo_parts(flow: np.ndarray) -> tuple[bytes, np.ndarray]:

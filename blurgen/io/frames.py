@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import re
 import struct
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -17,6 +19,7 @@ import numpy as np
 
 from blurgen.errors import InputError
 from blurgen.io._atomic import atomic_write_bytes
+from blurgen.io._decode import decoding
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".ppm", ".webp")
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -96,19 +99,20 @@ def decode_image(data: bytes, path: str | os.PathLike = "<bytes>") -> np.ndarray
     path = Path(path)
     if not data:
         raise InputError(path, "cannot decode image (zero bytes)")
-    _check_complete(path, data)
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None or img.size == 0:
-        raise InputError(path, "cannot decode image (corrupt or unsupported format)")
-    if img.dtype == np.uint16:
-        img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        raise InputError(path, f"cannot decode image (unsupported sample type {img.dtype})")
-    if img.ndim == 2 or img.shape[2] == 1:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
-    if img.shape[2] == 4:
-        return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    with decoding(path, "image"):
+        _check_complete(path, data)
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if img is None or img.size == 0:
+            raise InputError(path, "cannot decode image (corrupt or unsupported format)")
+        if img.dtype == np.uint16:
+            img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        elif img.dtype != np.uint8:
+            raise InputError(path, f"cannot decode image (unsupported sample type {img.dtype})")
+        if img.ndim == 2 or img.shape[2] == 1:
+            return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+        if img.shape[2] == 4:
+            return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -147,24 +151,62 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, jpeg_quality: int = 95
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """``(H, W)`` of an image, from the header for PNG, JPEG and PPM (else by decoding)."""
+    """``(H, W)`` of an image, from the header for PNG, JPEG and PPM (else by decoding).
+
+    A header declaring a zero side raises InputError; a declared size is not checked
+    further here (reading the image is: OpenCV refuses more than 2**30 pixels).
+    """
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-            if head.startswith(_PNG_SIG) and head[12:16] == b"IHDR":
-                w, h = struct.unpack(">II", head[16:24])
-                return h, w
-            if head[:2] in (b"P5", b"P6"):
-                _, w, h, _, _ = _pnm_header(path, head + f.read(1024))
-                return h, w
-            if head.startswith(b"\xff\xd8"):
-                size = _jpeg_size(f)
-                if size is not None:
-                    return size
+        with open(path, "rb") as f, decoding(path, "image header"):
+            size = _header_size(path, f)
     except OSError as e:
         raise InputError(path, f"cannot read image ({e.strerror or e})") from None
-    return read_image(path).shape[:2]
+    if size is None:
+        size = read_image(path).shape[:2]
+    if min(size) < 1:
+        raise InputError(path, f"cannot decode image (header declares {size[1]}x{size[0]} pixels)")
+    return int(size[0]), int(size[1])
+
+
+def common_size(paths: Sequence[str | os.PathLike], probes: int = 3
+                ) -> tuple[tuple[int, int] | None, list[InputError]]:
+    """The frame size of a sequence of image files, from a few headers: ``(size, errors)``.
+
+    Reads the headers of frames spread over the sequence (first, middle, last, then the
+    others in order) until ``probes`` of them read, and returns the ``(H, W)`` most of them
+    declare (ties: the earliest), so that one bad frame cannot set the size of every window.
+    ``size`` is None when no header reads; ``errors`` are the headers that did not.
+    """
+    n = len(paths)
+    spread = [0, n // 2, n - 1] if probes >= 3 else [0]
+    order = list(dict.fromkeys([i for i in spread if 0 <= i < n] + list(range(n))))
+    sizes: list[tuple[int, int]] = []
+    errors: list[InputError] = []
+    for i in order:
+        if len(sizes) == probes:
+            break
+        try:
+            sizes.append(image_size(paths[i]))
+        except InputError as e:
+            errors.append(e)
+    if not sizes:
+        return None, errors
+    return Counter(sizes).most_common(1)[0][0], errors
+
+
+def _header_size(path: Path, f) -> tuple[int, int] | None:
+    """``(H, W)`` from a PNG, PPM or JPEG header, or None for other formats."""
+    head = f.read(64)
+    if head.startswith(_PNG_SIG) and head[12:16] == b"IHDR":
+        w, h = struct.unpack(">II", head[16:24])
+        return h, w
+    if head[:2] in (b"P5", b"P6"):
+        _, w, h, _, _ = _pnm_header(path, head + f.read(1024))
+        return h, w
+    if head.startswith(b"\xff\xd8"):
+        return _jpeg_size(f)
+    return None
 
 
 def _jpeg_size(f) -> tuple[int, int] | None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from blurgen.errors import InputError
 from blurgen.io._atomic import atomic_write_bytes
+from blurgen.io._decode import decoding
 
 _MAX_SIDE = 1 << 16
 
@@ -59,6 +60,11 @@ def _read_view(path: Path) -> np.ndarray:
         data = path.read_bytes()
     except OSError as e:
         raise InputError(path, f"cannot read PFM file ({e.strerror or e})") from None
+    with decoding(path, "PFM file"):
+        return _view(path, data)
+
+
+def _view(path: Path, data: bytes) -> np.ndarray:
     channels, width, height, order, offset = _parse_header(path, data)
     expected = width * height * channels * 4
     found = len(data) - offset

@@ -19,6 +19,7 @@ from typing import Iterator
 import numpy as np
 
 from blurgen.errors import InputError
+from blurgen.io._decode import decoding
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,8 @@ def _mp4_sample_count(path: Path) -> int | None:
                 size = struct.unpack(">Q", head[8:16])[0]
             elif size == 0:
                 size = size_total - pos
-            if size < 8:
-                return None
+            if size < 8 or pos + size > size_total:
+                return None  # a box beyond the end of the file: let ffmpeg judge the file
             if kind == b"moov":
                 f.seek(pos)
                 moov = f.read(size)
@@ -165,19 +166,34 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     """
     path = Path(path)
     _check_exists(path)
-    n = _mp4_sample_count(path)
-    cmd = [_ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", f"file:{path}"]
-    if n is None:  # count packets: demux only, no decoding
-        cmd += ["-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
-    res = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
-    text = res.stderr.decode("utf-8", errors="replace")
-    width, height, fps = _parse_stream(path, text)
-    if n is None:
-        counts = _FRAME.findall(text)
-        if res.returncode != 0 or not counts:
-            raise InputError(path, f"cannot count video frames ({_last_line(text)})")
-        n = int(counts[-1])
+    ffmpeg = _ffmpeg_exe()
+    with decoding(path, "video"):
+        n = _mp4_sample_count(path)
+        cmd = [ffmpeg, "-nostdin", "-hide_banner", "-i", f"file:{path}"]
+        if n is None:  # count packets: demux only, no decoding
+            cmd += ["-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
+        res = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        text = res.stderr.decode("utf-8", errors="replace")
+        width, height, fps = _parse_stream(path, text)
+        if n is None:
+            counts = _FRAME.findall(text)
+            if res.returncode != 0 or not counts:
+                raise InputError(path, f"cannot count video frames ({_last_line(text)})")
+            n = int(counts[-1])
     return VideoInfo(fps=fps, n_frames=int(n), width=width, height=height)
+
+
+def _read_frame_bytes(pipe, frame_bytes: int) -> tuple[bytearray, int]:
+    """Up to ``frame_bytes`` bytes from ``pipe`` into a fresh buffer; (buffer, bytes read)."""
+    buf = bytearray(frame_bytes)
+    view = memoryview(buf)
+    got = 0
+    while got < frame_bytes:
+        r = pipe.readinto(view[got:])
+        if not r:
+            break
+        got += r
+    return buf, got
 
 
 def iter_video_frames(path: str | os.PathLike, start: int = 0) -> Iterator[np.ndarray]:
@@ -206,14 +222,8 @@ def iter_video_frames(path: str | os.PathLike, start: int = 0) -> Iterator[np.nd
             k = 0
             partial = False
             while True:
-                buf = bytearray(frame_bytes)
-                view = memoryview(buf)
-                got = 0
-                while got < frame_bytes:
-                    r = proc.stdout.readinto(view[got:])
-                    if not r:
-                        break
-                    got += r
+                with decoding(path, "video"):
+                    buf, got = _read_frame_bytes(proc.stdout, frame_bytes)
                 if got == 0:
                     break
                 if got < frame_bytes:

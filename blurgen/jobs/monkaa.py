@@ -121,8 +121,6 @@ class MonkaaJob:
     def _planned(self) -> tuple[list[Task], list[dict]]:
         if self._plan is not None:
             return self._plan
-        from blurgen.io.frames import image_size
-
         c = self.config
         pairs, notes = src.find_pairs(self.root, render_pass=c.render_pass, camera=c.camera)
         skips = [dict(n) for n in notes]
@@ -136,7 +134,7 @@ class MonkaaJob:
                 continue
             folder = (p.scene, p.camera)
             if folder not in sizes:
-                sizes[folder] = self._folder_size(p, image_size)
+                sizes[folder] = self._folder_size(p)
             size = sizes[folder]
             if size is None:
                 skips.append({"key": p.key, "kind": "input-error", "path": Path(p.frame0).parent.as_posix(),
@@ -160,14 +158,11 @@ class MonkaaJob:
         c = self.config
         return c.interpolator == "flow-guided" and c.method == "splat" and c.motion == "quadratic"
 
-    def _folder_size(self, pair: src.MonkaaPair, image_size) -> tuple[int, int] | None:
+    def _folder_size(self, pair: src.MonkaaPair) -> tuple[int, int] | None:
+        from blurgen.io.frames import common_size
+
         folder = self.root / Path(pair.frame0).parent
-        for name in sorted(q.name for q in folder.iterdir()):
-            try:
-                return tuple(image_size(folder / name))
-            except InputError:
-                continue
-        return None
+        return common_size(sorted(q for q in folder.iterdir() if q.is_file()))[0]
 
     def tasks(self) -> list[Task]:
         return list(self._planned()[0])

@@ -174,7 +174,7 @@ class RealJob:
         return None
 
     def _plan_frames(self) -> tuple[list[Task], list[dict]]:
-        from blurgen.io.frames import image_size
+        from blurgen.io.frames import common_size
 
         c = self.config
         tasks: list[Task] = []
@@ -194,14 +194,7 @@ class RealJob:
             for d in dropped:
                 skips.append({"key": f"{prefix}/{_key_index(d.first, seq.digits)}", "reason": d.reason,
                               "frames": [d.first, d.present[-1]], "missing": list(d.gap)})
-            size = None
-            errors = []
-            for idx in seq.indices:  # the first frame whose header reads gives the size
-                try:
-                    size = image_size(self.root / seq.relpath(idx))
-                    break
-                except InputError as e:
-                    errors.append(str(e))
+            size, errors = common_size([self.root / seq.relpath(i) for i in seq.indices])
             if size is None:
                 for w in windows:
                     skips.append({"key": f"{prefix}/{_key_index(w.first, seq.digits)}", "kind": "input-error",

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from blurgen.errors import InputError
+from blurgen.io import decoding
 from blurgen.sources.frames import describe_folder
 
 VIDEO_EXTS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".mts", ".m2ts",
@@ -119,7 +120,13 @@ def frame_times(path: str | os.PathLike) -> FrameTimes:
         raise InputError(path, "cannot open video (zero bytes)")
     cmd = [_ffmpeg(), "-nostdin", "-hide_banner", "-copyts", "-i", f"file:{path}", "-map", "0:v:0",
            "-c", "copy", "-f", "framecrc", "-"]
-    res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    with decoding(path, "video"):
+        res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        return _parse_frame_times(path, res)
+
+
+def _parse_frame_times(path: Path, res: subprocess.CompletedProcess) -> FrameTimes:
+    """FrameTimes from ffmpeg's framecrc output (stdout) and log (stderr)."""
     out = res.stdout.decode("ascii", errors="replace")
     err = res.stderr.decode("utf-8", errors="replace")
     tb = None
@@ -206,7 +213,8 @@ def read_window(path: str | os.PathLike, first: int, count: int, size: tuple[int
     path = Path(path)
     last = first + count - 1
     if expect is not None and (first == 0 or seek is not None):
-        frames, got, errors = _decode_seek(path, seek, count, size)
+        with decoding(path, f"frames {first}..{last}"):
+            frames, got, errors = _decode_seek(path, seek, count, size)
         # ffmpeg reads and decodes ahead of the frames it returns: an error after the
         # window's frames (a truncated file's end) does not concern this window.
         if len(frames) < count and errors:

@@ -82,6 +82,60 @@ def _rename_non_numeric(p: Path) -> Path:
     return q
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A well-formed PNG whose header declares ``width`` x ``height`` RGB pixels but whose data
+    is a few bytes: a decompression bomb for large sizes (OpenCV raises cv2.error)."""
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + _png_chunk(b"IEND", b""))
+
+
+def _png_bomb(p: Path) -> Path:
+    p.write_bytes(png_declaring(100_000, 100_000))
+    return p
+
+
+def _png_zero_width(p: Path) -> Path:
+    p.write_bytes(png_declaring(0, H))
+    return p
+
+
+def _jpeg_bomb(p: Path) -> Path:
+    """The frame's own JPEG with its start-of-frame saying 65000 x 65000 pixels."""
+    import struct
+
+    data = bytearray(p.read_bytes())
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", 65000, 65000)
+    p.write_bytes(bytes(data))
+    return p
+
+
+def _mp4_huge_box(p: Path) -> Path:
+    """The moov box's header rewritten as a 64-bit size of 2**62 bytes (a read that size fails)."""
+    import struct
+
+    data = p.read_bytes()
+    i = data.find(b"moov") - 4
+    p.write_bytes(data[:i] + struct.pack(">I4sQ", 1, b"moov", 1 << 62) + data[i + 8 :])
+    return p
+
+
+def _garbage(p: Path) -> Path:
+    p.write_bytes(np.random.default_rng(7).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    return p
+
+
 @dataclass(frozen=True)
 class BadCase:
     what: str                                 # the row's "fault or input"
@@ -109,6 +163,19 @@ CASES = {
                              lambda p: _truncate(p, 0.6), -1),
     "truncated-mp4-no-index": BadCase("truncated mp4 (index at the end, cut at 70%: no index left)", "videos",
                                       "clipA.mp4", lambda p: _truncate(p, 0.7), -1, slow=True),
+    # decoder failures: whatever OpenCV, ffmpeg or a parser raises is bad input of that file
+    "png-bomb": BadCase("PNG whose header declares 100000x100000 px (OpenCV raises cv2.error)", "png",
+                        "seqA/000003.png", _png_bomb, 1, slow=True),
+    "png-bomb-first-frame": BadCase("first frame of a sequence a PNG declaring 100000x100000 px", "png",
+                                    "seqA/000000.png", _png_bomb, 1),
+    "png-zero-width": BadCase("PNG whose header declares a zero width", "png", "seqB/000008.png",
+                              _png_zero_width, 1, slow=True),
+    "jpeg-bomb": BadCase("JPEG whose start-of-frame declares 65000x65000 px (cv2.error)", "jpg",
+                         "seqB/000004.jpg", _jpeg_bomb, 1, slow=True),
+    "mp4-huge-box": BadCase("mp4 whose moov box declares 2**62 bytes (the parser's read fails)", "videos",
+                            "clipA.mp4", _mp4_huge_box, -1),
+    "mp4-garbage": BadCase("random bytes named clipA.mp4 (ffmpeg cannot open it)", "videos", "clipA.mp4",
+                           _garbage, -1, slow=True),
 }
 
 
@@ -119,12 +186,13 @@ def _argv(case_source: str, root: Path, out: Path, *more: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
-    """``clean(layout)`` -> (root, samples a clean run makes); layouts "png", "jpg",
-    "videos" (mp4 index first) and "videos-tail" (index at the end); made on first use."""
+    """``clean(layout)`` -> (root, {key: digest} of the samples a clean run makes); layouts
+    "png", "jpg", "videos" (mp4 index first) and "videos-tail" (index at the end); made on
+    first use."""
     base = tmp_path_factory.mktemp("clean")
-    made: dict[str, tuple[Path, int]] = {}
+    made: dict[str, tuple[Path, dict[str, str]]] = {}
 
-    def _clean(layout: str) -> tuple[Path, int]:
+    def _clean(layout: str) -> tuple[Path, dict[str, str]]:
         if layout not in made:
             root = base / layout
             if layout.startswith("videos"):
@@ -135,10 +203,19 @@ def clean(tmp_path_factory):
             out = base / f"{layout}-out"
             r = run_cli(*_argv(src, root, out))
             assert r.rc == 0, str(r)
-            made[layout] = (root, len(load_manifest(out)["samples"]))
+            made[layout] = (root, _digests(load_manifest(out)))
         return made[layout]
 
     return _clean
+
+
+def _digests(manifest: dict) -> dict[str, str]:
+    return {s["key"]: s["digest"] for s in manifest["samples"]}
+
+
+def _changed(made: dict[str, str], clean: dict[str, str]) -> list[str]:
+    """Keys of samples made next to a bad file that differ from (or are absent in) the clean run."""
+    return sorted(k for k, d in made.items() if clean.get(k) != d)
 
 
 def _mentions(entry: dict, name: str) -> bool:
@@ -153,7 +230,8 @@ def test_bad_input(case_id, clean, tmp_path, reliability, require):
     require("real")
     case = CASES[case_id]
     layout = "videos-tail" if case_id == "truncated-mp4-no-index" else case.layout
-    clean_root, n_clean = clean(layout)
+    clean_root, clean_digests = clean(layout)
+    n_clean = len(clean_digests)
     root = tmp_path / "root"
     shutil.copytree(clean_root, root)
     bad = case.breaker(root / case.target)
@@ -181,6 +259,7 @@ def test_bad_input(case_id, clean, tmp_path, reliability, require):
         assert made == n_clean - case.lost, (made, n_clean)
     else:
         assert 0 < made < n_clean, (made, n_clean)
+    assert _changed(_digests(man), clean_digests) == [], "a good sample differs from the run without the bad file"
     ver = run_cli("verify", tmp_path / "out-skip")
     assert ver.rc == 0, str(ver)
     row_fail.lost = "nothing written is lost; the run stops at the bad file"
@@ -191,7 +270,8 @@ def test_bad_input(case_id, clean, tmp_path, reliability, require):
 
 def test_symlink_loops_in_root(clean, tmp_path, reliability, require):
     require("real")
-    clean_root, n_clean = clean("png")
+    clean_root, clean_digests = clean("png")
+    n_clean = len(clean_digests)
     root = tmp_path / "root"
     shutil.copytree(clean_root, root)
     os.symlink("..", root / "seqA" / "up")        # seqA/up -> root (a cycle through the parent)
@@ -250,6 +330,9 @@ MONKAA_CASES = {
                        lambda p: _pfm_rewrite(p, lambda a: np.ascontiguousarray(a[: a.shape[0] // 2, : a.shape[1] // 2])), True),
     "pfm-nan-inf": ("PFM flow with NaN and inf values", PAST, lambda p: _pfm_rewrite(p, _pfm_nonfinite), False),
     "pfm-missing": ("PFM flow file missing", FUT, lambda p: (p.unlink(), p)[1], True),
+    "pfm-binary-size": ("PFM flow whose size field is binary garbage", PAST,
+                        lambda p: _pfm_header(p, b"PF\n\xff\xfe\x00 9\n-1.0\n"), True),
+    "monkaa-png-bomb": ("frame a PNG declaring 100000x100000 px (OpenCV raises cv2.error)", FRAME, _png_bomb, True),
     "monkaa-all-frames-empty": ("every frame of a camera folder zero bytes", f"frames_cleanpass/{SCENE}/left",
                                 lambda d: ([_zero(f) for f in d.iterdir()], d)[1], True),
 }
@@ -257,7 +340,7 @@ MONKAA_CASES = {
 
 @pytest.fixture(scope="module")
 def monkaa_root(sample_root, tmp_path_factory):
-    """One scene of the procedural sample's Monkaa tree, and the keys a clean run makes."""
+    """One scene of the procedural sample's Monkaa tree, and {key: digest} of a clean run."""
     src = sample_root() / "monkaa"
     root = tmp_path_factory.mktemp("monkaa") / "monkaa"
     for part in ("frames_cleanpass", "optical_flow"):
@@ -265,7 +348,7 @@ def monkaa_root(sample_root, tmp_path_factory):
     out = root.parent / "clean-out"
     r = run_cli("synth-monkaa", "--root", root, "--out", out, "--quiet")
     assert r.rc == 0, str(r)
-    return root, sorted(s["key"] for s in load_manifest(out)["samples"])
+    return root, _digests(load_manifest(out))
 
 
 def _accounted(missing: set[str], skipped: list[dict]) -> set[str]:
@@ -283,7 +366,8 @@ def _monkaa_params():
 def test_bad_monkaa_input(case_id, monkaa_root, tmp_path, reliability, require):
     require("synth-monkaa")
     what, target, breaker, _ = MONKAA_CASES[case_id]
-    clean_root, clean_keys = monkaa_root
+    clean_root, clean_digests = monkaa_root
+    clean_keys = sorted(clean_digests)
     root = tmp_path / "monkaa"
     shutil.copytree(clean_root, root)
     bad = breaker(root / target)
@@ -310,6 +394,7 @@ def test_bad_monkaa_input(case_id, monkaa_root, tmp_path, reliability, require):
     assert recorded, f"no skipped entry names {bad.name}: {json.dumps(man.get('skipped'))[:600]}"
     assert set(made) < set(clean_keys), (made, clean_keys)
     assert _accounted(set(clean_keys) - set(made), man["skipped"]) == set(), "a sample went missing without a record"
+    assert _changed(_digests(man), clean_digests) == [], "a good sample differs from the run without the bad file"
     assert run_cli("verify", tmp_path / "out-skip").rc == 0
     row_fail.lost = "nothing written is lost; the run stops at the bad file"
     row_skip.lost = f"only the {len(clean_keys) - len(made)} pair(s) that need the file, each recorded; verify OK"
