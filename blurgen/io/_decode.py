@@ -32,8 +32,8 @@ def _first_line(e: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def decoding(path: str | os.PathLike, what: str) -> Iterator[None]:
-    """Turn any exception of the body into ``InputError(path, "cannot decode WHAT (...)")``.
+def decoding(path: str | os.PathLike, what: str, fix: str = "replace or remove the file") -> Iterator[None]:
+    """Turn any exception of the body into ``InputError(path, "cannot decode WHAT (...)", fix)``.
 
     ``BlurgenError`` passes through unchanged (the readers' own messages are better), and so
     do ``KeyboardInterrupt`` and ``SystemExit`` (not failures of the file).
@@ -43,5 +43,4 @@ def decoding(path: str | os.PathLike, what: str) -> Iterator[None]:
     except BlurgenError:
         raise
     except Exception as e:  # noqa: BLE001 - any failure of a decoder is bad input of this file
-        raise InputError(path, f"cannot decode {what} ({_first_line(e)})",
-                         "replace or remove the file") from None
+        raise InputError(path, f"cannot decode {what} ({_first_line(e)})", fix) from None

@@ -17,7 +17,11 @@ from typing import Any
 import numpy as np
 
 from blurgen.errors import InputError
+from blurgen.io import decoding
 from blurgen.shards.schema import ARRAYS, SCHEMA_VERSION
+
+# A chunk that does not decompress: the file was damaged after it was written.
+_DAMAGED = "blurgen verify names the damaged shards; rebuild them with the same command and --resume"
 
 SHARD_RE = re.compile(r"^(?P<split>[A-Za-z0-9_.+=-]+)-(?P<i>\d{5,})-of-(?P<n>\d{5,})\.h5$")
 Crop = tuple[int, int, int, int]  # (y0, x0, h, w) in pixels
@@ -178,7 +182,8 @@ class ShardReader:
         for name in wanted:
             if name not in ARRAYS or name not in self._ds:
                 raise KeyError(f"{self.path.name}: no array {name!r} (has {', '.join(self.names)})")
-            out[name] = self._ds[name][sel]
+            with decoding(self.path, f"{name} of sample {i}", _DAMAGED):
+                out[name] = self._ds[name][sel]
         return out
 
     def read_key(self, key: str, crop: Crop | None = None) -> dict[str, np.ndarray]:

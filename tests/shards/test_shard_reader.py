@@ -60,6 +60,29 @@ def test_corrupt_file_is_a_clear_error(tmp_path):
         ShardReader(tmp_path / "x-00000-of-00001.h5").keys()
 
 
+def test_damaged_chunk_names_the_shard_and_sample(tmp_path):
+    shard(tmp_path, "x-00000-of-00001.h5", n=3)
+    p = tmp_path / "x-00000-of-00001.h5"
+    r = ShardReader(p)
+    clean = [r.read(i) for i in range(3)]
+    r.close()
+    data = bytearray(p.read_bytes())
+    for k in range(len(data) // 2, len(data) // 2 + 3000, 11):  # inside the compressed chunks
+        data[k] ^= 0xFF
+    p.write_bytes(bytes(data))
+    r = ShardReader(p)
+    bad = []
+    for i in range(3):
+        try:
+            got = r.read(i)
+        except InputError as e:
+            assert str(e).startswith(f"{p}: cannot decode ") and "--resume" in str(e)
+            bad.append(i)
+        else:
+            assert all(np.array_equal(got[k], clean[i][k]) for k in got)
+    assert bad, "the damaged bytes hit no chunk"
+
+
 def test_dataset_center_crop_and_types(tmp_path):
     samples = shard(tmp_path, "train-00000-of-00001.h5", h=40, w=52)
     ds = ShardDataset(tmp_path, crop=16, crop_mode="center")
