@@ -46,3 +46,8 @@ class SkipSample(Exception):
         self.reason = reason
         self.info = info
         super().__init__(reason)
+
+
+class DownloadError(BlurgenError):
+    """A download asked for with ``blurgen zoo fetch`` failed: HTTP status, no network, a stall,
+    or a file whose digest does not match. The message names the address."""
