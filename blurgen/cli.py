@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "verify": ("data", "verify", "Check shards against their manifest; non-zero exit on any mismatch."),
     "preview": ("inspect", "preview", "Contact sheet of random samples: blur, flow colour, end frames."),
     "stats": ("inspect", "stats", "Counts, histograms of s, n and flow magnitude, skipped reasons."),
-    "zoo": ("zoo", "zoo", "List and register checkpoints in the model zoo."),
+    "zoo": ("zoo", "zoo", "List, register and (on request) download checkpoints in the model zoo."),
     "demo": ("demo", "demo", "The whole chain on the bundled sample, offline, on the CPU."),
 }
 

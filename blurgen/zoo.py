@@ -6,7 +6,12 @@ the files in ``weights/``: ``$BLURGEN_ZOO`` (a shared cluster folder, say), else
 checkout's ``model_zoo/`` when blurgen runs from a source checkout, else
 ``~/.cache/blurgen/model_zoo``. A ``registry.toml`` in the zoo folder replaces the shipped
 one. Files added with ``blurgen zoo add`` under a name the registry does not know are
-recorded in ``weights/local.toml``. Nothing here downloads anything.
+recorded in ``weights/local.toml``.
+
+Nothing the pipeline runs downloads anything. Only ``fetch`` (``blurgen zoo fetch NAME``,
+asked for by the user) downloads an entry's ``url``. Where the registry holds only the
+torch.hub-style prefix of a file's sha256, the first accepted file's full sha256 is pinned in
+``weights/local.toml`` (trust on first use) and every later check compares the full digest.
 """
 
 from __future__ import annotations
@@ -37,10 +42,12 @@ class ZooEntry:
     sha256: str = ""
     sha256_prefix: str = ""
     source: str = ""
+    url: str = ""  # a direct download address for `blurgen zoo fetch`; empty: get it by hand
     licence: str = ""
     used_by: str = ""
     notes: str = ""
     local: bool = False  # registered by the user, not in the committed registry
+    pinned: bool = False  # sha256 pinned on first use in weights/local.toml (registry: prefix only)
     extra: dict = field(default_factory=dict)
 
 
@@ -86,7 +93,7 @@ def _read_toml(path: Path | Traversable) -> list[dict]:
 
 
 def _entry(row: dict, path: Path, local: bool) -> ZooEntry:
-    known = set(ZooEntry.__dataclass_fields__) - {"local", "extra"}
+    known = set(ZooEntry.__dataclass_fields__) - {"local", "pinned", "extra"}
     missing = [k for k in ("name", "kind", "file") if not row.get(k)]
     if missing:
         raise InputError(path, f"checkpoint entry {row.get('name', '?')!r} lacks {', '.join(missing)}")
@@ -107,8 +114,26 @@ def load_registry(root: Path | None = None) -> dict[str, ZooEntry]:
     local = weights_dir(root) / "local.toml"
     for row in _read_toml(local):
         e = _entry(row, local, local=True)
-        out.setdefault(e.name, e)
+        if e.name not in out:
+            out[e.name] = e
+        else:
+            _apply_pin(out[e.name], e, local)
     return out
+
+
+def _apply_pin(base: ZooEntry, pin: ZooEntry, path: Path) -> None:
+    """A local row under a registry name pins the full sha256 of a prefix-only entry.
+
+    Ignored once the registry holds a full digest or names another file; refused when it
+    contradicts the registry's prefix.
+    """
+    if base.sha256 or not pin.sha256 or pin.file != base.file:
+        return
+    if base.sha256_prefix and not pin.sha256.lower().startswith(base.sha256_prefix.lower()):
+        raise InputError(path, f"the sha256 pinned for {base.name!r} does not start with the registry's "
+                         f"prefix {base.sha256_prefix}", f"delete its entry from {path.name} and fetch it again")
+    base.sha256 = pin.sha256.lower()
+    base.pinned = True
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
@@ -120,12 +145,13 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
 
 
 def check_digest(entry: ZooEntry, path: Path, digest: str | None = None) -> str | None:
-    """None when ``path`` matches the entry's sha256 (or prefix), else the reason."""
+    """None when ``path`` matches the entry's sha256 prefix and full sha256, else the reason."""
     digest = digest or sha256_file(path)
-    if entry.sha256 and digest != entry.sha256.lower():
-        return f"sha256 {digest[:16]}... differs from the registry's {entry.sha256[:16]}..."
     if entry.sha256_prefix and not digest.startswith(entry.sha256_prefix.lower()):
-        return f"sha256 {digest[:12]}... does not start with the registry's {entry.sha256_prefix}"
+        return f"sha256 {digest} does not start with the registry's prefix {entry.sha256_prefix.lower()}"
+    if entry.sha256 and digest != entry.sha256.lower():
+        whose = "the one pinned on first use in weights/local.toml" if entry.pinned else "the registry's"
+        return f"sha256 {digest} differs from {whose} {entry.sha256.lower()}"
     return None
 
 
@@ -149,24 +175,37 @@ def status(root: Path | None = None, check: bool = True) -> list[ZooStatus]:
     return rows
 
 
-def find(name: str, root: Path | None = None, verify: bool = True) -> Path:
-    """The path of the checkpoint registered as ``name``; a clear error if absent or altered."""
-    root = root or zoo_dir()
+def _get(name: str, root: Path) -> ZooEntry:
     reg = load_registry(root)
     if name not in reg:
         raise ConfigError(f"no checkpoint named {name!r} in the model zoo ({_registry_file(root)}); "
                           f"known: {', '.join(sorted(reg)) or 'none'}")
-    e = reg[name]
+    return reg[name]
+
+
+def find(name: str, root: Path | None = None, verify: bool = True) -> Path:
+    """The path of the checkpoint registered as ``name``; a clear error if absent or altered."""
+    root = root or zoo_dir()
+    e = _get(name, root)
     p = weights_dir(root) / e.file
     if not p.is_file():
+        fetch = f"run `blurgen zoo fetch {name}`, or " if e.url else ""
         raise InputError(p, f"checkpoint {name!r} is not in the model zoo",
-                         f"get {e.file} from {e.source or 'its source'}, then run "
+                         f"{fetch}get {e.file} from {e.url or e.source or 'its source'}, then run "
                          f"`blurgen zoo add FILE --name {name}`")
     if verify:
         problem = check_digest(e, p)
         if problem:
             raise InputError(p, problem, f"replace it with the file from {e.source or 'its source'}")
     return p
+
+
+def entry_for_file(file_name: str, root: Path | None = None) -> ZooEntry | None:
+    """The entry whose weights file is called ``file_name`` (with any pinned sha256), or None."""
+    for e in load_registry(root).values():
+        if e.file == file_name:
+            return e
+    return None
 
 
 def find_file(file_name: str, root: Path | None = None) -> Path | None:
@@ -233,7 +272,77 @@ def add(file: Path, name: str, kind: str | None = None, root: Path | None = None
         os.replace(tmp, dest)
     if e.local:
         _write_local(wdir / "local.toml", e)
+    elif not e.sha256:  # the registry knows only a prefix: trust on first use
+        pin(e, digest, f"pinned when added from {file.name}", root)
     return e, dest
+
+
+def pin(entry: ZooEntry, digest: str, how: str, root: Path | None = None) -> None:
+    """Record ``digest`` as the full sha256 of the prefix-only registry ``entry``.
+
+    Trust on first use: the row goes to ``weights/local.toml`` under the entry's name, and
+    ``load_registry`` hands it back as ``entry.sha256`` (``entry.pinned`` True), so every
+    later check (``find``, ``status``, the flow estimators' checkpoint lookup) compares the
+    full digest. ``how`` says where the file came from.
+    """
+    wdir = weights_dir(root)
+    wdir.mkdir(parents=True, exist_ok=True)
+    _write_local(wdir / "local.toml", ZooEntry(name=entry.name, kind=entry.kind, file=entry.file,
+                                                sha256=digest, source=how, licence=entry.licence))
+    entry.sha256, entry.pinned = digest, True
+
+
+@dataclass
+class Fetched:
+    """What ``fetch`` did for one entry."""
+
+    entry: ZooEntry
+    path: Path
+    sha256: str
+    downloaded: bool  # False: the file was already present and intact
+    pinned_now: bool  # the registry knew only a prefix; this fetch pinned the full sha256
+
+
+def fetch(name: str, root: Path | None = None, *, timeout: float = 30.0, quiet: bool = False,
+          force: bool = False, say=lambda line: None) -> Fetched:
+    """Download the entry's ``url`` into the weights folder, checked against its digest.
+
+    A present, intact file is kept (unless ``force``). The download resumes a ``.part`` left
+    by an earlier try (``blurgen.download.download``). The file must match the registry's
+    full sha256, or the one pinned earlier; where only a prefix is known it must start with
+    it and its full sha256 is then pinned (``pin``). ``say`` gets progress lines.
+
+    Raises:
+        ConfigError: unknown name, or an entry without a url or any digest.
+        DownloadError: the download failed or its digest does not match (file deleted).
+    """
+    from blurgen.download import download
+
+    root = root or zoo_dir()
+    e = _get(name, root)
+    if not e.url:
+        raise ConfigError(f"{name!r} has no download address in the registry (source: {e.source or '?'}); "
+                          f"get {e.file} there, then run `blurgen zoo add FILE --name {name}`")
+    if not (e.sha256 or e.sha256_prefix):
+        raise ConfigError(f"{name!r} has a url but no sha256 or sha256_prefix in the registry to check "
+                          "the download against; add one")
+    wdir = weights_dir(root)
+    wdir.mkdir(parents=True, exist_ok=True)
+    dest = wdir / e.file
+    if dest.is_file() and not force:
+        digest = sha256_file(dest)
+        problem = check_digest(e, dest, digest)
+        if problem is None:
+            return Fetched(e, dest, digest, downloaded=False, pinned_now=False)
+        say(f"{name}: {dest} is present but its {problem}; downloading it again")
+    part = dest.with_name(dest.name + ".part")
+    resume = f" (resuming after {part.stat().st_size} bytes)" if part.is_file() and part.stat().st_size else ""
+    say(f"{name}: downloading {e.url}{resume}")
+    digest = download(e.url, dest, timeout=timeout, quiet=quiet, verify=lambda d: check_digest(e, dest, d))
+    pinned_now = not e.sha256
+    if pinned_now:
+        pin(e, digest, f"pinned on first download from {e.url}", root)
+    return Fetched(e, dest, digest, downloaded=True, pinned_now=pinned_now)
 
 
 def _toml_str(v: str) -> str:
@@ -241,12 +350,13 @@ def _toml_str(v: str) -> str:
 
 
 def _write_local(path: Path, e: ZooEntry) -> None:
+    from blurgen.io._atomic import atomic_write_bytes
+
     rows = [r for r in _read_toml(path) if r.get("name") != e.name]
     rows.append({"name": e.name, "kind": e.kind, "file": e.file, "sha256": e.sha256,
                  "source": e.source, "licence": e.licence})
-    text = "# Checkpoints registered with `blurgen zoo add` (not in the committed registry).\n"
+    text = ("# Checkpoints registered with `blurgen zoo add` (not in the committed registry), and\n"
+            "# full sha256 digests pinned on first use for registry entries that give only a prefix.\n")
     for r in rows:
         text += "\n[[checkpoint]]\n" + "".join(f"{k} = {_toml_str(str(v))}\n" for k, v in r.items())
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, text.encode())

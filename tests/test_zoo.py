@@ -94,3 +94,18 @@ def test_registry_file_names_cannot_escape(zroot):
         '[[checkpoint]]\nname = "x"\nkind = "other"\nfile = "../../etc/passwd"\n')
     with pytest.raises(InputError, match="plain file name"):
         zoo.load_registry()
+
+
+def test_add_to_a_prefix_only_entry_pins_the_full_digest(zroot, tmp_path):
+    f = tmp_path / "w.ckpt"
+    torch.save({"state_dict": {"w": torch.arange(5.0)}}, f)
+    digest = hashlib.sha256(f.read_bytes()).hexdigest()
+    (zroot / "registry.toml").write_text(
+        '[[checkpoint]]\nname = "m"\nkind = "ptlflow"\nfile = "m.ckpt"\n'
+        f'sha256_prefix = "{digest[:8]}"\nsource = "here"\nlicence = "x"\n')
+    res = CliRunner().invoke(cli, ["zoo", "add", str(f), "--name", "m"])
+    assert res.exit_code == 0, res.output
+    assert f"sha256 {digest} pinned" in res.output and "trust on first use" in res.output
+    e = zoo.load_registry()["m"]
+    assert e.pinned and e.sha256 == digest and not e.local
+    assert f"sha256: {digest} (pinned on first use" in CliRunner().invoke(cli, ["zoo", "show", "m"]).output

@@ -3,8 +3,10 @@
 ptlflow (and torch) are imported only when a learned estimator is built. Checkpoints are
 resolved offline: a local file, or a ptlflow checkpoint name (``things``, ``sintel``, ...)
 looked up by its release file name in the zoo's weights folder (``model_zoo/weights/``,
-or ``$BLURGEN_ZOO/weights``) and then in ``$TORCH_HOME/hub/checkpoints/``. Nothing is
-ever downloaded.
+or ``$BLURGEN_ZOO/weights``) and then in ``$TORCH_HOME/hub/checkpoints/``. Nothing here
+downloads (``blurgen zoo fetch`` does, when asked). The hex digits in a release file's name
+must start its sha256; where the zoo holds the file's full sha256 (in the registry, or pinned
+on first download), the file must match it.
 
 ptlflow's contract: input ``{"images": B x 2 x 3 x H x W}`` float in [0, 1], BGR; output
 ``out["flows"]`` ``B x 1 x 2 x H x W`` in pixels (dx, dy), any H and W.
@@ -132,6 +134,21 @@ def _check_hash_in_name(path: Path, url: str) -> None:
         )
 
 
+def _check_zoo_digest(path: Path) -> None:
+    """The full sha256 the zoo holds for this file name (the registry's, or the one pinned on
+    first download by ``blurgen zoo fetch``); refuse a mismatch. No entry or no full digest: no check."""
+    from blurgen.zoo import check_digest, entry_for_file
+
+    entry = entry_for_file(path.name)
+    if entry is None or not entry.sha256:
+        return
+    problem = check_digest(entry, path, _sha256(path))
+    if problem:
+        fix = f"`blurgen zoo fetch {entry.name} --force` downloads it again" if entry.url else \
+            f"get it again from {entry.source or 'its source'}"
+        raise InputError(path, problem, fix)
+
+
 def resolve_checkpoint(model: str, ckpt: str | os.PathLike | None) -> Path | None:
     """The weights file for ``model``, found offline; None means random weights.
 
@@ -179,14 +196,16 @@ def resolve_checkpoint(model: str, ckpt: str | os.PathLike | None) -> Path | Non
         candidate = d / fname
         if candidate.is_file():
             _check_hash_in_name(candidate, url)
+            _check_zoo_digest(candidate)
             return candidate.resolve()
     zoo_name = _zoo_name(model, ckpt_s)
     add = f"`blurgen zoo add {fname} --name {zoo_name}`" if zoo_name else "copy it there"
+    fetch = f"`blurgen zoo fetch {zoo_name}` downloads it, or " if zoo_name else ""
     raise InputError(
         dirs[0] / fname,
         f"checkpoint '{ckpt_s}' of flow model {model} is not on this machine "
-        f"(looked in {', '.join(str(d) for d in dirs)}); blurgen never downloads weights",
-        f"download {url} and put it in {dirs[0]} ({add}) or in $TORCH_HOME/hub/checkpoints/; "
+        f"(looked in {', '.join(str(d) for d in dirs)}); nothing downloads weights during a run",
+        f"{fetch}download {url} and put it in {dirs[0]} ({add}) or in $TORCH_HOME/hub/checkpoints/; "
         "or use the classical estimator dis, which needs no weights (blurgen real --flow-model dis, "
         "blurgen flow --model dis)",
     )
