@@ -45,7 +45,13 @@ class _Down(nn.Module):
 
 
 class _Up(nn.Module):
-    """Bilinear 2x upsampling (align_corners=True), conv, concat the skip, conv."""
+    """Bilinear 2x upsampling (``align_corners=False``), conv, concat the skip, conv.
+
+    The port calls ``F.interpolate(x, scale_factor=2, mode='bilinear')`` without
+    ``align_corners``, which has meant ``False`` since PyTorch 0.4.0 (its version is 0.4.1):
+    output pixel ``i`` reads input position ``(i + 0.5) / 2 - 0.5``, edges clamped. Its
+    weights were trained that way, unlike the warp (:func:`backward_warp`), which is ``True``.
+    """
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
@@ -53,7 +59,7 @@ class _Up(nn.Module):
         self.conv2 = nn.Conv2d(2 * cout, cout, 3, padding=1)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True)
+        x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         x = F.leaky_relu(self.conv1(x), _SLOPE)
         return F.leaky_relu(self.conv2(torch.cat([x, skip], 1)), _SLOPE)
 
