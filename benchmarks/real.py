@@ -228,7 +228,7 @@ def main() -> None:
         header += ("speed-up", "bound", "decode in workers ms (" + " / ".join(map(str, workers)) + ")")
         rows = []
         for flow in args.flows.split(","):
-            params = {"source": "gopro", "flow_model": flow}
+            params = {"source": "gopro", "flow_model": flow, "valid_bwd": True}
             if flow not in ("none", "dis", "dis-fast", "farneback", "zero"):
                 params.update(flow_ckpt="random", device="cpu")
             job = build(params, root)

@@ -66,7 +66,7 @@ def test_keys_meta_splits_and_planned_gap_skip(tmp_path):
 def test_labels_are_first_to_last_both_ways_with_consistency(tmp_path):
     # The content moves 1 px left per frame: flow 1 -> 7 is (-6, 0), 7 -> 1 is (+6, 0).
     write_frames(tmp_path / "clip", range(7), moving_frames(7, 24, 32, dx=1))
-    run(build({"source": "frames", "flow_model": "dis", "store_ends": True}, tmp_path / "clip"),
+    run(build({"source": "frames", "flow_model": "dis", "store_ends": True, "valid_bwd": True}, tmp_path / "clip"),
         tmp_path / "out", quiet=True)
     (key,) = read_all(tmp_path / "out")
     arrays, meta = read_all(tmp_path / "out")[key]
@@ -76,6 +76,16 @@ def test_labels_are_first_to_last_both_ways_with_consistency(tmp_path):
     assert abs(np.median(arrays["flow"][..., 1])) < 0.2
     assert arrays["valid"].dtype == np.uint8 and 0.5 < arrays["valid"].mean() < 1.0
     assert arrays["valid"][:, :6].max() == 0  # these pixels move out of the frame (x - 6 < 0)
+    # the backward mask lives on the last frame's grid: there the right edge leaves (x + 6 > 31)
+    assert arrays["valid_bwd"].dtype == np.uint8 and 0.5 < arrays["valid_bwd"].mean() < 1.0
+    assert arrays["valid_bwd"][:, -6:].max() == 0 and arrays["valid_bwd"][:, :6].mean() > 0.9
+    # params without valid_bwd (a manifest from before it existed) make the samples of then
+    run(build({"source": "frames", "flow_model": "dis", "store_ends": True}, tmp_path / "clip"),
+        tmp_path / "old", quiet=True)
+    old, _ = read_all(tmp_path / "old")[key]
+    assert set(old) == set(arrays) - {"valid_bwd"}
+    for name in old:
+        np.testing.assert_array_equal(old[name], arrays[name])
     np.testing.assert_array_equal(arrays["first"], read_image(tmp_path / "clip" / "000000.png"))
     np.testing.assert_array_equal(arrays["last"], read_image(tmp_path / "clip" / "000006.png"))
 

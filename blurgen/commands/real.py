@@ -46,6 +46,7 @@ def real_params(source: str, recipe: dict, flags: dict) -> dict:
             section[k] = flags[k]
     params = {k: section[k] for k in FLAG_KEYS if section.get(k) is not None}
     params["source"] = source
+    params["valid_bwd"] = True  # absent only in manifests from before the backward mask
     split_file = flags.get("split_file") or section.get("split_file")
     if split_file:
         params["splits"] = read_split_file(split_file)

@@ -142,7 +142,7 @@ class PatternJob:
                 arrays[name] = smooth_image(rng, h, w)
             elif p["content"] == "smooth" and name in ("flow", "flow_bwd"):
                 arrays[name] = smooth_flow(rng, h, w)
-            elif name == "valid":
+            elif name in ("valid", "valid_bwd"):
                 arrays[name] = (rng.random((h, w)) < 0.9).astype(np.uint8)
             elif dtype == np.uint8:
                 arrays[name] = rng.integers(0, 256, (h, w, *trailing), dtype=np.uint8)

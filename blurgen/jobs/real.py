@@ -6,8 +6,11 @@ window's first and last frame is estimated both ways (``blurgen.flow``), with a
 forward-backward consistency mask.
 
 Sample arrays: ``blur`` (H, W, 3) uint8; ``flow`` first -> last and ``flow_bwd`` last ->
-first, (H, W, 2) float32 px; ``valid`` (H, W) uint8 (1 = forward-backward consistent);
-with ``store_ends`` also ``first`` and ``last`` (H, W, 3) uint8.
+first, (H, W, 2) float32 px; ``valid`` (H, W) uint8, 1 where ``flow`` is forward-backward
+consistent, on the first frame's grid (``fb_consistency(flow, flow_bwd)``); ``valid_bwd``
+(H, W) uint8, the same for ``flow_bwd`` on the last frame's grid
+(``fb_consistency(flow_bwd, flow)``); with ``store_ends`` also ``first`` and ``last``
+(H, W, 3) uint8.
 
 Keys: ``gopro/<train|test folder>/<sequence>/<first>``, ``nfs/<sequence>/<first>``,
 ``video/<name>/<first>``, ``frames/<relative folder>/<first>``; ``<first>`` is the window's
@@ -56,7 +59,10 @@ class RealConfig:
     ``{sequence: split}`` read from it (None = the source's standard list). store_ends:
     also store the sharp first and last frames. device: for learned flow models. file:
     video source only: the one video file (a name under the root) when ``--root`` named a
-    file; the job's root is then its folder (so a manifest records a folder).
+    file; the job's root is then its folder (so a manifest records a folder). valid_bwd:
+    store the backward flow's own consistency mask. Params without it (a manifest written
+    before blurgen stored the mask) read as False, so ``rerun`` of such a manifest makes
+    the same samples; every run records it.
     """
 
     source: str
@@ -74,6 +80,7 @@ class RealConfig:
     store_ends: bool = False
     device: str | None = None
     file: str | None = None
+    valid_bwd: bool = True
 
     def __post_init__(self):
         if self.source not in SOURCES:
@@ -100,6 +107,8 @@ class RealConfig:
 
         if "source" not in params:
             raise ConfigError("the real job needs a source (--source gopro|nfs|video|frames)")
+        if "valid_bwd" not in params:  # a manifest from before the backward mask existed
+            params = {**params, "valid_bwd": False}
         return config_from_params(cls, params, "real-job")
 
     def to_params(self) -> dict[str, Any]:
@@ -330,10 +339,11 @@ class RealJob:
 
             t0 = time.perf_counter()
             fwd, bwd = estimate_window(self._estimator, kept, c.flow_mode, names)
-            valid = fb_consistency(fwd, bwd)
+            arrays.update(flow=np.ascontiguousarray(fwd, np.float32), flow_bwd=np.ascontiguousarray(bwd, np.float32),
+                          valid=fb_consistency(fwd, bwd))  # first frame's grid
+            if c.valid_bwd:
+                arrays["valid_bwd"] = fb_consistency(bwd, fwd)  # last frame's grid
             times["flow"] += time.perf_counter() - t0
-            arrays.update(flow=np.ascontiguousarray(fwd, np.float32),
-                          flow_bwd=np.ascontiguousarray(bwd, np.float32), valid=valid.astype(np.uint8))
         if c.store_ends:
             arrays.update(first=kept[0], last=kept[-1])
         return Sample(task.key, arrays, self._meta(task, how)), times

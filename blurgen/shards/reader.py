@@ -116,7 +116,7 @@ class ShardReader:
 
     @property
     def names(self) -> list[str]:
-        """Array datasets present (subset of blur, flow, flow_bwd, valid, first, last)."""
+        """Array datasets present (subset of blur, flow, flow_bwd, valid, valid_bwd, first, last)."""
         self._h5()
         return [n for n in ARRAYS if n in self._ds]
 
@@ -213,13 +213,33 @@ def list_shards(paths_or_dir: str | os.PathLike | Sequence[str | os.PathLike], s
     return out
 
 
+def shard_info(path: str | os.PathLike) -> tuple[int, tuple[int, int] | None]:
+    """(number of samples, (H, W) or None when empty) of one shard, read with a short-lived
+    handle (nothing stays open for a fork). Unreadable -> ``InputError`` naming it."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            n = int(f["key"].shape[0])
+            size = tuple(int(v) for v in f["blur"].shape[1:3]) if "blur" in f else None
+    except (OSError, KeyError) as e:
+        raise InputError(path, f"not a readable shard ({e})") from None
+    return n, size
+
+
 class ShardDataset:
     """A torch Dataset over shards. Item ``i`` is a dict:
 
     - ``blur``: (3, h, w) float32 in [0, 1], RGB;
     - ``flow``: (2, h, w) float32, pixels, [0] = x; ``flow_bwd`` likewise, NaN-filled when
       the shard has none;
-    - ``valid``: (h, w) float32, 1 where the label is trusted (all ones when absent);
+    - ``valid``: (h, w) float32, 1 where ``flow`` is trusted, on the first frame's grid
+      (all ones when the shard has no ``valid``);
+    - ``valid_bwd``: (h, w) float32, 1 where ``flow_bwd`` is trusted, on the last frame's
+      grid. A shard without ``valid_bwd`` (no mask was stored, e.g. exact ground truth, or
+      a shard written before blurgen stored it) gives all ones, as a missing ``valid``
+      does: ``valid`` is never reused, it marks pixels of the other frame. Non-finite
+      labels are excluded by the metrics and the loss either way;
     - ``key``: str; ``source``: ``meta["source"]`` (or "" when absent).
 
     crop: int or (h, w); crop_mode ``"center"`` (the paper's 256x256 central crop),
@@ -237,8 +257,6 @@ class ShardDataset:
         crop_mode: str = "center",
         seed: int = 0,
     ):
-        import h5py
-
         if crop_mode not in ("center", "random", "none"):
             raise ValueError(f"crop_mode must be 'center', 'random' or 'none', got {crop_mode!r}")
         if crop is None:
@@ -253,12 +271,7 @@ class ShardDataset:
         self._offsets = [0]
         self._sizes = []
         for p in self.paths:
-            try:
-                with h5py.File(p, "r") as f:
-                    n = int(f["key"].shape[0])
-                    size = tuple(int(v) for v in f["blur"].shape[1:3]) if "blur" in f else None
-            except (OSError, KeyError) as e:
-                raise InputError(p, f"not a readable shard ({e})") from None
+            n, size = shard_info(p)
             if n and self.crop_mode != "none":
                 ch, cw = self.crop
                 if size[0] < ch or size[1] < cw:
@@ -282,17 +295,22 @@ class ShardDataset:
         s = int(np.searchsorted(self._offsets, index, side="right")) - 1
         return s, index - self._offsets[s]
 
-    def index_of(self, key: str) -> int:
-        """Dataset index of the sample with ``key`` (keys read with short-lived handles)."""
-        if getattr(self, "_key_index", None) is None:
+    def keys(self) -> list[str]:
+        """Every sample's key in dataset order (read once with short-lived handles)."""
+        if getattr(self, "_keys", None) is None:
             import h5py
 
-            index = {}
-            for s, p in enumerate(self.paths):
+            keys: list[str] = []
+            for p in self.paths:
                 with h5py.File(p, "r") as f:
-                    for i, k in enumerate(f["key"][()]):
-                        index[k.decode("utf-8") if isinstance(k, bytes) else str(k)] = self._offsets[s] + i
-            self._key_index = index
+                    keys.extend(k.decode("utf-8") if isinstance(k, bytes) else str(k) for k in f["key"][()])
+            self._keys = keys
+        return self._keys
+
+    def index_of(self, key: str) -> int:
+        """Dataset index of the sample with ``key``."""
+        if getattr(self, "_key_index", None) is None:
+            self._key_index = {k: i for i, k in enumerate(self.keys())}
         try:
             return self._key_index[key]
         except KeyError:
@@ -316,7 +334,8 @@ class ShardDataset:
         s, i = self.locate(int(index))
         reader = self.readers[s]
         box = self.crop_box(int(index))
-        arrays = reader.read(i, crop=box, names=[n for n in ("blur", "flow", "flow_bwd", "valid") if n in reader.names])
+        wanted = ("blur", "flow", "flow_bwd", "valid", "valid_bwd")
+        arrays = reader.read(i, crop=box, names=[n for n in wanted if n in reader.names])
         blur = torch.from_numpy(arrays["blur"]).permute(2, 0, 1).float().div_(255.0)
         flow = torch.from_numpy(arrays["flow"]).permute(2, 0, 1).contiguous()
         h, w = blur.shape[1:]
@@ -325,12 +344,14 @@ class ShardDataset:
         else:
             flow_bwd = torch.full((2, h, w), float("nan"))
         valid = torch.from_numpy(arrays["valid"]).float() if "valid" in arrays else torch.ones((h, w))
+        valid_bwd = torch.from_numpy(arrays["valid_bwd"]).float() if "valid_bwd" in arrays else torch.ones((h, w))
         meta = reader.meta(i)
         return {
             "blur": blur,
             "flow": flow,
             "flow_bwd": flow_bwd,
             "valid": valid,
+            "valid_bwd": valid_bwd,
             "key": reader.keys()[i],
             "source": str(meta.get("source", "")),
         }

@@ -16,7 +16,8 @@ ARRAYS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
     "blur": (np.dtype(np.uint8), (3,)),       # blurred image, RGB
     "flow": (np.dtype(np.float32), (2,)),     # flow first -> last, pixels, [..., 0] = x
     "flow_bwd": (np.dtype(np.float32), (2,)),  # flow last -> first, when known
-    "valid": (np.dtype(np.uint8), ()),        # 1 where the label is trusted
+    "valid": (np.dtype(np.uint8), ()),        # 1 where ``flow`` is trusted (first frame's grid)
+    "valid_bwd": (np.dtype(np.uint8), ()),    # 1 where ``flow_bwd`` is trusted (last frame's grid)
     "first": (np.dtype(np.uint8), (3,)),      # sharp first frame
     "last": (np.dtype(np.uint8), (3,)),       # sharp last frame
 }
@@ -37,7 +38,7 @@ class Sample:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-OPTIONAL = ("flow_bwd", "valid", "first", "last")
+OPTIONAL = ("flow_bwd", "valid", "valid_bwd", "first", "last")
 STRING_DATASETS = ("key", "meta")
 
 
@@ -61,6 +62,8 @@ def validate_sample(sample: Sample, size: tuple[int, int] | None = None) -> None
     for name in REQUIRED:
         if name not in sample.arrays:
             raise ValueError(f"sample {sample.key}: missing required array {name!r}")
+    if "valid_bwd" in sample.arrays and "flow_bwd" not in sample.arrays:
+        raise ValueError(f"sample {sample.key}: 'valid_bwd' is the mask of 'flow_bwd', which the sample lacks")
     hw = None
     for name, arr in sample.arrays.items():
         if name not in ARRAYS:

@@ -3,8 +3,9 @@
 A shard holds N samples of one frame size (H, W). Datasets:
 
 - ``blur`` (N, H, W, 3) uint8 RGB; ``flow`` (N, H, W, 2) float32 px, [..., 0] = x;
-  optional ``flow_bwd`` (N, H, W, 2) float32, ``valid`` (N, H, W) uint8,
-  ``first`` / ``last`` (N, H, W, 3) uint8. Every sample of a shard has the same set.
+  optional ``flow_bwd`` (N, H, W, 2) float32, ``valid`` and ``valid_bwd`` (N, H, W) uint8
+  (the masks of ``flow`` on the first frame's grid and of ``flow_bwd`` on the last
+  frame's), ``first`` / ``last`` (N, H, W, 3) uint8. Every sample of a shard has the same set.
 - ``key`` (N,) and ``meta`` (N,) variable-length UTF-8 strings (meta is canonical JSON).
 
 File attributes: ``schema_version``, ``blurgen_version``, ``recipe_digest`` and whatever

@@ -48,9 +48,10 @@ def evaluate_batches(model: torch.nn.Module, batches: Iterable[dict], device: to
             flow = batch["flow"].to(device)
             flow_bwd = batch["flow_bwd"].to(device)
             valid = batch["valid"].to(device)
+            valid_bwd = batch["valid_bwd"].to(device)
             pred = infer_flow(model, blur, amp, channels_last)
-            m = flow_metrics(pred, flow, flow_bwd, valid)
-            z = flow_metrics(torch.zeros_like(pred), flow, flow_bwd, valid)
+            m = flow_metrics(pred, flow, flow_bwd, valid, valid_bwd)
+            z = flow_metrics(torch.zeros_like(pred), flow, flow_bwd, valid, valid_bwd)
             meter.add(list(batch["source"]), m, z)
             if progress is not None:
                 progress.update(1)

@@ -8,7 +8,7 @@
   divided by 2^l: every level is expressed in full-resolution pixels (FlowNet / PWC-Net's
   convention, for which the paper's weights were made); the network itself converts to
   the level's pixels where it warps. A constant flow of 8 px is 8 at every level.
-- valid: untrusted pixels (valid = 0) and non-finite labels are excluded before resizing
+- valid: untrusted pixels (mask = 0) and non-finite labels are excluded before resizing
   (normalised convolution: resize(flow * m) / resize(m)); the resized mask weights each
   level pixel by the fraction of trusted pixels it covers.
 - weights (finest first) w_1..w_6 = 0.005, 0.01, 0.02, 0.04, 0.08, 0.32; div_flow = 20.
@@ -19,7 +19,9 @@ Direction: a blurred image does not tell first from last frame. ``direction="fwd
 paper, the default) trains against flow first -> last. ``direction="min"`` takes, per
 sample, the smaller loss of the two readings: against ``flow`` or against ``flow_bwd``
 (last -> first); where ``flow_bwd`` is absent (NaN) it uses ``-flow``, which equals the
-reverse flow for motion that is locally uniform over the blur.
+reverse flow for motion that is locally uniform over the blur. Each reading has its own
+mask: ``valid`` (first frame's grid) for ``flow`` and ``-flow``, ``valid_bwd`` (last
+frame's grid) for ``flow_bwd``.
 """
 
 from __future__ import annotations
@@ -85,10 +87,12 @@ def multiscale_loss(
     flows: list[torch.Tensor], flow: torch.Tensor, valid: torch.Tensor | None = None,
     flow_bwd: torch.Tensor | None = None, direction: str = "fwd",
     weights: tuple[float, ...] = LEVEL_WEIGHTS, div_flow: float = DIV_FLOW,
+    valid_bwd: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The training loss: scalar (mean over the batch) and ``{name: detached scalar}``.
 
-    flow / flow_bwd (B, 2, H, W) pixels (flow_bwd NaN-filled where absent), valid (B, H, W).
+    flow / flow_bwd (B, 2, H, W) pixels (flow_bwd NaN-filled where absent); valid (B, H, W)
+    masks flow, valid_bwd (B, H, W) masks flow_bwd (None: every finite label).
     direction: "fwd" (paper) or "min" (see the module doc). The dict holds ``loss``,
     ``loss_l1``..``loss_l6`` (weighted level terms, batch mean) and, for "min",
     ``bwd_frac`` (fraction of samples for which the reverse reading was the smaller).
@@ -105,7 +109,7 @@ def multiscale_loss(
             flow_bwd = torch.full_like(flow, float("nan"))
         has_bwd = torch.isfinite(flow_bwd).any(dim=(1, 2, 3))  # (B,)
         rev = torch.where(has_bwd[:, None, None, None], flow_bwd, -flow)
-        rmask = torch.where(has_bwd[:, None, None], label_mask(rev, valid), mask)
+        rmask = torch.where(has_bwd[:, None, None], label_mask(rev, valid_bwd), mask)
         loss_b, terms_b = multiscale_loss_per_sample(flows, rev, rmask, weights, div_flow)
         take_b = loss_b < loss_f
         loss_s = torch.where(take_b, loss_b, loss_f)

@@ -1,7 +1,8 @@
 """End-point error (EPE) metrics as pure tensor functions, and an accumulator for datasets.
 
 EPE of one sample = mean over its trusted pixels of ||f - f_gt||_2 in pixels, where trusted
-means valid > 0.5 and a finite label. As in the paper, a blurred image does not tell the
+means a finite label and a mask > 0.5: ``valid`` for ``flow`` (first frame's grid),
+``valid_bwd`` for ``flow_bwd`` (last frame's grid); each direction has its own mask. As in the paper, a blurred image does not tell the
 direction, so the headline number is, per sample, min(EPE vs flow first -> last, EPE vs
 flow_bwd last -> first), averaged over samples. ``epe_fwd`` and ``epe_bwd`` average each
 direction on its own (``epe_bwd`` over the samples that have a backward label; where a
@@ -30,16 +31,18 @@ def epe_per_sample(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor | N
 
 
 def flow_metrics(pred: torch.Tensor, flow: torch.Tensor, flow_bwd: torch.Tensor | None = None,
-                 valid: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                 valid: torch.Tensor | None = None, valid_bwd: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Per-sample EPEs: ``{"epe_fwd", "epe_bwd", "epe_min"}``, each (B,) float32 pixels.
 
-    epe_bwd is NaN where no backward label exists; epe_min ignores NaN (falls back to fwd).
+    valid (B, H, W) masks ``flow``, valid_bwd (B, H, W) masks ``flow_bwd``; None = every
+    finite label. epe_bwd is NaN where no backward label exists; epe_min ignores NaN
+    (falls back to fwd).
     """
     fwd = epe_per_sample(pred, flow, valid)
     if flow_bwd is None:
         bwd = torch.full_like(fwd, float("nan"))
     else:
-        bwd = epe_per_sample(pred, flow_bwd, valid)
+        bwd = epe_per_sample(pred, flow_bwd, valid_bwd)
     mn = torch.where(torch.isnan(bwd), fwd, torch.where(torch.isnan(fwd), bwd, torch.minimum(fwd, bwd)))
     return {"epe_fwd": fwd, "epe_bwd": bwd, "epe_min": mn}
 

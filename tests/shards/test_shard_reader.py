@@ -18,8 +18,9 @@ def shard(tmp_path, name, n=3, h=40, w=52, names=("blur", "flow"), seed=0, sourc
                   "flow": rng.standard_normal((h, w, 2)).astype(np.float32)}
         if "flow_bwd" in names:
             arrays["flow_bwd"] = rng.standard_normal((h, w, 2)).astype(np.float32)
-        if "valid" in names:
-            arrays["valid"] = rng.integers(0, 2, (h, w), dtype=np.uint8)
+        for mask in ("valid", "valid_bwd"):
+            if mask in names:
+                arrays[mask] = rng.integers(0, 2, (h, w), dtype=np.uint8)
         samples.append(Sample(f"{name}/{i}", arrays, {"source": source, "i": i}))
     write_shard(tmp_path / name, samples, tile=16)
     return samples
@@ -94,15 +95,26 @@ def test_dataset_center_crop_and_types(tmp_path):
     np.testing.assert_array_equal(item["flow"].numpy(), samples[1].arrays["flow"][y0 : y0 + 16, x0 : x0 + 16].transpose(2, 0, 1))
     assert torch.isnan(item["flow_bwd"]).all() and item["flow_bwd"].shape == (2, 16, 16)
     assert (item["valid"] == 1).all() and item["valid"].dtype == torch.float32
+    assert (item["valid_bwd"] == 1).all() and item["valid_bwd"].shape == (16, 16)
     assert item["key"] == "train-00000-of-00001.h5/1" and item["source"] == "unit"
     assert 0.0 <= item["blur"].min() and item["blur"].max() <= 1.0
 
 
-def test_dataset_uses_flow_bwd_and_valid_when_present(tmp_path):
-    samples = shard(tmp_path, "train-00000-of-00001.h5", names=("blur", "flow", "flow_bwd", "valid"))
+def test_dataset_uses_flow_bwd_and_each_direction_s_mask_when_present(tmp_path):
+    samples = shard(tmp_path, "train-00000-of-00001.h5", names=("blur", "flow", "flow_bwd", "valid", "valid_bwd"))
     item = ShardDataset(tmp_path, crop=None)[0]
     np.testing.assert_array_equal(item["flow_bwd"].numpy(), samples[0].arrays["flow_bwd"].transpose(2, 0, 1))
     np.testing.assert_array_equal(item["valid"].numpy(), samples[0].arrays["valid"].astype(np.float32))
+    np.testing.assert_array_equal(item["valid_bwd"].numpy(), samples[0].arrays["valid_bwd"].astype(np.float32))
+    assert not np.array_equal(item["valid"].numpy(), item["valid_bwd"].numpy())
+
+
+def test_a_shard_without_valid_bwd_trusts_every_backward_label_not_the_forward_mask(tmp_path):
+    # a real-blur shard written before valid_bwd existed: valid is the first frame's mask
+    shard(tmp_path, "train-00000-of-00001.h5", names=("blur", "flow", "flow_bwd", "valid"))
+    item = ShardDataset(tmp_path, crop=16)[0]
+    assert 0 < item["valid"].mean() < 1
+    assert (item["valid_bwd"] == 1).all() and item["valid_bwd"].dtype == torch.float32
 
 
 def test_random_crop_is_deterministic_per_seed_epoch_index(tmp_path):

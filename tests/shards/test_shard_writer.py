@@ -21,7 +21,7 @@ def make_samples(n=3, h=20, w=28, names=("blur", "flow"), seed=0):
         for name in names:
             if name in ("blur", "first", "last"):
                 arrays[name] = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-            elif name == "valid":
+            elif name in ("valid", "valid_bwd"):
                 arrays[name] = rng.integers(0, 2, (h, w), dtype=np.uint8)
             else:
                 arrays[name] = rng.standard_normal((h, w, 2)).astype(np.float32)
@@ -34,7 +34,7 @@ def sha(path):
 
 
 def test_roundtrip_all_arrays(tmp_path):
-    names = ("blur", "flow", "flow_bwd", "valid", "first", "last")
+    names = ("blur", "flow", "flow_bwd", "valid", "valid_bwd", "first", "last")
     samples = make_samples(4, names=names)
     path = tmp_path / "train-00000-of-00001.h5"
     digest = write_shard(path, samples, attrs={"recipe_digest": "abc", "split": "train"})
@@ -133,6 +133,7 @@ def test_mixed_array_sets_fail(tmp_path):
         (lambda a: a.__setitem__("fancy", a["blur"]), "unknown array 'fancy'"),
         (lambda a: a.pop("flow"), "missing required array 'flow'"),
         (lambda a: a.__setitem__("valid", np.ones((3, 3), np.uint8)), "'valid' is"),
+        (lambda a: a.__setitem__("valid_bwd", np.ones((20, 28), np.uint8)), "mask of 'flow_bwd', which the sample lacks"),
     ],
 )
 def test_schema_violations_name_the_array(change, match):

@@ -92,6 +92,22 @@ def test_direction_min_takes_the_reverse_reading():
         multiscale_loss(pred, gt, direction="sideways")
 
 
+def test_direction_min_masks_the_reverse_reading_with_valid_bwd():
+    gt = torch.zeros(1, 2, 64, 64)
+    gt[:, 0] = 5.0
+    pred = _levels(-gt)  # the network answered the reverse direction
+    bwd = -gt.clone()
+    bwd[..., 32:] = 1e3  # wrong backward labels on the right half of the last frame...
+    valid_bwd = torch.ones(1, 64, 64)
+    valid_bwd[..., 32:] = 0  # ...which its own mask excludes
+    valid = 1 - valid_bwd  # the forward mask trusts another part of another frame
+    loss, logs = multiscale_loss(pred, gt, valid, bwd, direction="min", valid_bwd=valid_bwd)
+    assert loss.item() < 1e-4 and logs["bwd_frac"].item() == 1.0
+    # scoring the reverse reading with the forward mask would see only the wrong labels
+    wrong, logs = multiscale_loss(pred, gt, valid, bwd, direction="min", valid_bwd=valid)
+    assert wrong.item() > 1.0 and logs["bwd_frac"].item() == 0.0
+
+
 def test_loss_sums_over_pixels_not_average():
     gt = torch.zeros(1, 2, 128, 128)
     pred = [torch.zeros(1, 2, 128 // 2**lv, 128 // 2**lv) + torch.tensor([0.0, 20.0]).view(1, 2, 1, 1) for lv in range(1, 7)]

@@ -31,6 +31,26 @@ def test_min_over_directions_and_absent_backward():
     assert m["epe_min"].tolist() == pytest.approx([0.0, 4.0])
 
 
+def test_each_direction_is_scored_on_its_own_mask():
+    pred = torch.zeros(1, 2, 4, 4)
+    flow = torch.zeros(1, 2, 4, 4)
+    flow[:, 0] = 1.0
+    flow[:, 0, :, 0] = 100.0  # column 0: untrusted forward label (first frame's grid)
+    bwd = torch.zeros(1, 2, 4, 4)
+    bwd[:, 0] = 2.0
+    bwd[:, 0, :, 3] = 100.0  # column 3: untrusted backward label (last frame's grid)
+    valid, valid_bwd = torch.ones(1, 4, 4), torch.ones(1, 4, 4)
+    valid[..., 0] = 0
+    valid_bwd[..., 3] = 0
+    m = flow_metrics(pred, flow, bwd, valid, valid_bwd)
+    assert m["epe_fwd"].item() == pytest.approx(1.0)
+    assert m["epe_bwd"].item() == pytest.approx(2.0)
+    assert m["epe_min"].item() == pytest.approx(1.0)
+    # no backward mask: every finite backward label counts; the forward mask is not borrowed
+    m = flow_metrics(pred, flow, bwd, valid)
+    assert m["epe_bwd"].item() == pytest.approx((12 * 2.0 + 4 * 100.0) / 16)
+
+
 def test_meter_means_overall_and_per_source():
     meter = EpeMeter()
     meter.add(["a", "b"], {"epe_min": torch.tensor([1.0, 3.0]), "epe_fwd": torch.tensor([1.0, 3.0]),
