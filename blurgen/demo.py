@@ -47,9 +47,14 @@ def combined_preview(folders: list[Path], png: Path, per_folder: int = 2, seed: 
 
 
 def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 2, train_steps: int = 100,
-             crop: int = 128, width: float = 0.125, overwrite: bool = False, quiet: bool = False,
+             crop: int | None = None, width: float = 0.125, overwrite: bool = False, quiet: bool = False,
              echo: Callable[[str], None] = print) -> dict:
-    """Run the chain into ``out``; returns the headline numbers (also printed)."""
+    """Run the chain into ``out``; returns the headline numbers (also printed).
+
+    Training uses ``blurgen train``'s defaults for the crop (None: the largest that fits,
+    128 at 320x180) and for validation (a holdout of the training samples selects
+    ``best.pt``); the test split is read only by ``blurgen eval`` at the end.
+    """
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         if not overwrite:
@@ -78,10 +83,17 @@ def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 
         stage(f"real {src}", ["real", "--source", src, "--root", str(s / src), "--out", str(out / src),
                               "--flow-model", "dis", *common])
     run = out / "run"
+    crop_args = [] if crop is None else ["--crop", str(crop)]
     stage("train", ["train", "--shards", str(out / "monkaa"), "--out", str(run), "--max-steps", str(train_steps),
-                    "--crop", str(crop), "--width", str(width), "--crop-mode", "random", "--lr", "1e-3",
+                    *crop_args, "--width", str(width), "--crop-mode", "random", "--lr", "1e-3",
                     "--seed", str(seed), *q])
     ckpt = run / "best.pt" if (run / "best.pt").is_file() else run / "last.pt"
+    run_info = json.loads((run / "run.json").read_text())
+    sel = run_info["selection"]
+    selected = (f"selected on a holdout of {sel['n']} of the {sel['n'] + run_info['train']['n']} training samples"
+                if sel["on"] == "holdout" else f"selected on {sel['on']}")
+    if ckpt.name == "last.pt":
+        selected = "no validation: the last checkpoint"
     ev = json.loads(stage("eval", ["eval", "--ckpt", str(ckpt), "--shards", str(out / "monkaa"), "--split", "test",
                                    "--json"], show_output=False))
     datasets = [out / d for d in ("monkaa", "gopro", "nfs", "video")]
@@ -95,8 +107,9 @@ def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 
         man = json.loads((d / "manifest.json").read_text())
         counts[d.name] = {"samples": len(man["samples"]), "skipped": len(man["skipped"])}
     head = {"seconds": round(total, 1), "stage_seconds": {k: round(v, 1) for k, v in times.items()},
-            "datasets": counts, "eval": {k: ev.get(k) for k in ("epe_min", "epe_fwd", "epe_bwd", "zero_epe_min")},
-            "status": "complete"}
+            "datasets": counts, "eval": {k: ev.get(k) for k in ("epe_min", "epe_fwd", "epe_bwd", "zero_epe_min", "n")},
+            "selection": {"on": sel["on"], "n": sel.get("n", 0), "checkpoint": ckpt.name, "crop": run_info["crop"]["size"]},
+            "reported_on": f"monkaa {ev.get('split')} split", "status": "complete"}
     (out / "demo.json").write_text(json.dumps(head, indent=1))
 
     echo("")
@@ -105,9 +118,11 @@ def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 
     for d in datasets:
         c = counts[d.name]
         echo(f"  {d.name:<14}  {d}  {c['samples']} samples, {c['skipped']} skipped  (card: {d / 'README.md'})")
-    echo(f"  training run    {run}  (checkpoint {ckpt.name}, TensorBoard logs in {run / 'tb'})")
+    echo(f"  training run    {run}  (checkpoint {ckpt.name}, crop {run_info['crop']['size']}, what it read: "
+         f"{run / 'run.json'}; TensorBoard logs in {run / 'tb'})")
     zero = ev.get("zero_epe_min")
-    echo(f"  eval (monkaa test split, full frames, {ev.get('n', '?')} images): EPE min {ev['epe_min']:.3f} px"
+    echo(f"  eval: {ckpt.name} {selected}, reported on the monkaa {ev.get('split')} split (full frames, "
+         f"{ev.get('n', '?')} images, never seen in training): EPE min {ev['epe_min']:.3f} px"
          + (f"  vs zero flow {zero:.3f} px" if zero is not None else "")
          + f"  (fwd {ev['epe_fwd']:.3f}, bwd {ev['epe_bwd']:.3f})")
     echo(f"  contact sheet   {out / 'preview.png'}")

@@ -11,8 +11,8 @@ from blurgen.manifest import verify
 def test_demo_runs_the_whole_chain(tmp_path):
     out = tmp_path / "demo"
     lines = []
-    head = run_demo(out, size="128x96", workers=1, train_steps=3, crop=64, width=0.125, quiet=True,
-                    echo=lines.append)
+    # training with blurgen train's defaults: the crop that fits (64 here), holdout validation
+    head = run_demo(out, size="128x96", workers=1, train_steps=3, width=0.125, quiet=True, echo=lines.append)
     assert head["status"] == "complete"
     assert json.loads((out / "demo.json").read_text())["status"] == "complete"
     for name in ("monkaa", "gopro", "nfs", "video"):
@@ -27,6 +27,14 @@ def test_demo_runs_the_whole_chain(tmp_path):
     assert head["eval"]["epe_min"] > 0 and head["eval"]["zero_epe_min"] > 0
     text = "\n".join(lines)
     assert "preview.png" in text and "EPE min" in text
+    # best.pt was selected on training samples held out by key; the test split only reported
+    run = json.loads((out / "run" / "run.json").read_text())
+    assert head["selection"]["on"] == "holdout" and head["selection"]["crop"] == 64
+    assert head["reported_on"] == "monkaa test split" and head["eval"]["n"] >= 1
+    man = json.loads((out / "monkaa" / "manifest.json").read_text())
+    test_keys = {s["key"] for s in man["samples"] if s["split"] == "test"}
+    assert test_keys and run["selection"]["keys"] and not set(run["selection"]["keys"]) & test_keys
+    assert "selected on a holdout of" in text and "reported on the monkaa test split" in text
 
 
 def test_demo_refuses_a_folder_that_is_not_its_own(tmp_path):

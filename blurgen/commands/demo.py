@@ -11,7 +11,8 @@ import click
 @click.option("--seed", default=0, show_default=True, help="Seed of the sample and every run.")
 @click.option("--workers", default=2, show_default=True, help="Worker processes for the dataset stages.")
 @click.option("--train-steps", default=100, show_default=True, help="Optimiser steps of the short training.")
-@click.option("--crop", default=128, show_default=True, help="Training crop (multiple of 64).")
+@click.option("--crop", type=int, default=None,
+              help="Training crop (multiple of 64) [default: the largest that fits, at most 256; 128 at 320x180].")
 @click.option("--width", default=0.125, show_default=True, help="B2F-net channel width multiplier for the demo.")
 @click.option("--overwrite", is_flag=True, help="Start again in a non-empty OUT.")
 @click.option("--quiet", is_flag=True, help="Only the final summary.")

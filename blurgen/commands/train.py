@@ -31,15 +31,23 @@ def _milestones(text: str | None) -> tuple[int, ...] | None:
 @click.option("--lr", type=float, help="Override the initial learning rate (preset: 1e-4).")
 @click.option("--milestones", help="Override the epochs at which the lr is halved, e.g. 100,150.")
 @click.option("--batch-size", type=int, default=4, show_default=True, help="Samples per step (per process under torchrun).")
-@click.option("--crop", type=int, default=256, show_default=True, help="Square crop in pixels (multiple of 64).")
+@click.option("--crop", type=int, default=None,
+              help="Square crop in pixels (multiple of 64) [default: 256, or the largest multiple of 64 that fits "
+                   "every shard when 256 does not].")
 @click.option("--crop-mode", type=click.Choice(["center", "random"]), default="center", show_default=True)
 @click.option("--weight-decay", type=float, default=4e-4, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--max-steps", type=int, help="Stop after this many optimiser steps in total (short runs).")
-@click.option("--train-split", default="train", show_default=True, help="Shard name prefix of the training split.")
-@click.option("--val-split", default="test", show_default=True,
-              help="Split of --shards to validate on each epoch ('none' for no validation).")
-@click.option("--val-shards", type=click.Path(exists=True), help="Validate on these shards instead.")
+@click.option("--train-split", default="train", show_default=True,
+              help="Split of --shards to train on ('' = every shard but test and the validation split).")
+@click.option("--val-split", default="holdout", show_default=True,
+              help="What selects best.pt: holdout (a --val-fraction of the training samples, by key hash, "
+                   "left out of training), none, or another split of --shards (never test).")
+@click.option("--val-fraction", type=float, default=None,
+              help="Share of the training samples held out by --val-split holdout (at least one sample) "
+                   "[default: 0.05].")
+@click.option("--val-shards", type=click.Path(exists=True),
+              help="Validate on these shards instead (a separate set; its test shards are never read).")
 @click.option("--init-from", type=click.Path(exists=True, dir_okay=False), help="Start from this checkpoint's weights.")
 @click.option("--loss-direction", type=click.Choice(["fwd", "min"]), default="fwd", show_default=True,
               help="fwd: against flow first->last (paper); min: the smaller loss of both directions.")
@@ -63,6 +71,9 @@ def _milestones(text: str | None) -> tuple[int, ...] | None:
 def train(**o) -> None:
     """Train B2F-net on HDF5 shards (the paper's optimiser and schedule by default).
 
+    best.pt is selected on a holdout of the training samples; the test split is never read
+    (measure it afterwards with blurgen eval). RUN/run.json names the holdout.
+
     Multi-GPU or multi-process: torchrun --nproc_per_node N -m blurgen train ...
     """
     import json
@@ -73,6 +84,9 @@ def train(**o) -> None:
 
     if not o["shards"] and not o["resume"]:
         raise ConfigError("--shards is required (except with --resume)")
+    if o["val_fraction"] is not None and (o["val_shards"] or o["val_split"] != "holdout"):
+        raise ConfigError("--val-fraction sets the size of --val-split holdout; it does nothing with "
+                          "--val-shards or another --val-split")
     import torch
 
     workers = o["workers"]
@@ -83,6 +97,7 @@ def train(**o) -> None:
         shards=o["shards"] or "", out=o["out"], batch_size=o["batch_size"], crop=o["crop"],
         crop_mode=o["crop_mode"], weight_decay=o["weight_decay"], seed=o["seed"], max_steps=o["max_steps"],
         train_split=o["train_split"], val_split=o["val_split"], val_shards=o["val_shards"],
+        val_fraction=0.05 if o["val_fraction"] is None else o["val_fraction"],
         init_from=o["init_from"], loss_direction=o["loss_direction"], workers=workers, amp=o["amp"],
         channels_last=o["channels_last"], device=o["device"], threads=o["threads"], log_every=o["log_every"],
         val_every=o["val_every"], ckpt_every=o["ckpt_every"], sync_report=o["sync_report"], quiet=o["quiet"],
@@ -100,7 +115,8 @@ def train(**o) -> None:
     if not o["quiet"] and int(__import__("os").environ.get("RANK", "0")) == 0:
         best = summary["best_epe"]
         click.echo(json.dumps({"steps": summary["steps"], "best_epe": None if best != best else best,
-                               "last": summary["last"], "best": summary["best"]}))
+                               "selected_on": summary["selected_on"], "last": summary["last"],
+                               "best": summary["best"]}))
 
 
 @click.command("eval")

@@ -41,10 +41,15 @@ CROP_MODES = ("center", "random")
 class TrainConfig:
     """One training run.
 
-    Data: ``shards`` (a folder of shards or a shard file), ``train_split`` (name prefix of
-    the training shards; "" = every shard in the folder), validation on ``val_split`` of
-    the same folder or on ``val_shards`` (None / "none" = no validation). ``crop``: square
-    crop in pixels (multiple of 64); ``crop_mode``: "center" (paper) or "random".
+    Data (rules in ``blurgen.train.data``): ``shards`` (a folder of shards or a shard file),
+    ``train_split`` (split name of the training shards; "" = every shard in the folder but
+    ``test`` and the validation split). A ``test`` split is never read. Validation (which
+    picks ``best.pt``): ``val_split`` = "holdout" (a ``val_fraction`` of the training
+    samples, chosen by the hash of ``val_salt`` + "/" + key, removed from training), "none"
+    (no validation), or the name of another split of ``shards``; or ``val_shards``, a
+    separate set. ``crop``: square crop in pixels (multiple of 64); None = 256, or the
+    largest multiple of 64 that fits every shard when 256 does not (a run saves the crop
+    it used). ``crop_mode``: "center" (paper) or "random".
     Optimiser (paper): Adam, ``betas``, ``weight_decay``; lr schedule: ``lr`` halved
     (``lr_gamma``) at each epoch in ``milestones``. ``max_steps``: stop after this many
     optimiser steps in total (None = run all epochs). ``amp``: "none" or "bf16" (CUDA
@@ -60,15 +65,17 @@ class TrainConfig:
     milestones: tuple[int, ...] = (100, 150, 200, 250)
     lr_gamma: float = 0.5
     batch_size: int = 4
-    crop: int = 256
+    crop: int | None = None
     crop_mode: str = "center"
     weight_decay: float = 4e-4
     betas: tuple[float, float] = (0.9, 0.999)
     seed: int = 0
     max_steps: int | None = None
     train_split: str = "train"
-    val_split: str | None = "test"
+    val_split: str | None = "holdout"
     val_shards: str | None = None
+    val_fraction: float = 0.05
+    val_salt: str = "val"
     val_batch_size: int = 4
     init_from: str | None = None
     loss_direction: str = "fwd"
@@ -86,8 +93,15 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Raise ``ConfigError`` naming the bad option; returns self."""
-        if self.crop <= 0 or self.crop % 64:
+        if self.crop is not None and (self.crop <= 0 or self.crop % 64):
             raise ConfigError(f"--crop {self.crop}: must be a positive multiple of 64 (B2F-net has 6 levels)")
+        if self.train_split == "test" or self.val_split == "test":
+            which = "--train-split" if self.train_split == "test" else "--val-split"
+            raise ConfigError(f"{which} test: training never reads the test split (selecting on it biases the "
+                              "reported EPE); validate on the default --val-split holdout and measure the test "
+                              "split with blurgen eval")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"--val-fraction {self.val_fraction}: must be between 0 and 1 (e.g. 0.05)")
         if self.crop_mode not in CROP_MODES:
             raise ConfigError(f"--crop-mode {self.crop_mode!r}: choose one of {', '.join(CROP_MODES)}")
         if self.amp not in AMP_MODES:

@@ -5,7 +5,11 @@
 
 - ``last.pt``: written after every ``val_every`` epochs, every ``ckpt_every`` steps and when the run
   stops; everything needed to resume exactly (see checkpoint.py);
-- ``best.pt``: the checkpoint with the lowest validation ``epe_min`` so far;
+- ``best.pt``: the checkpoint with the lowest validation ``epe_min`` so far (validation is a
+  holdout of the training samples by default; the test split is never read, see data.py);
+- ``run.json``: the run's manifest: config, training shards and the digest of their keys,
+  what selects ``best.pt`` (the holdout's rule, fraction, salt and keys), the crop, and at
+  the end the summary;
 - ``tb/``: TensorBoard logs (train loss, per-level terms, EPE, lr; validation EPE);
 - ``sync/rank-R.json`` with ``sync_report``: each rank's parameter hash at the end.
 
@@ -30,6 +34,7 @@ import math
 import random
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +49,7 @@ from blurgen.train.checkpoint import (
     scheduler_state, set_rng_state,
 )
 from blurgen.train.config import TrainConfig
+from blurgen.train.data import TEST_SPLIT, TrainData, build_datasets, keys_sha256
 from blurgen.train.evaluate import autocast, evaluate_dataset
 from blurgen.train.losses import multiscale_loss
 from blurgen.train.metrics import EpeMeter, flow_metrics
@@ -88,37 +94,34 @@ def _seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_datasets(cfg: TrainConfig):
-    """(training ShardDataset, validation ShardDataset or None, note on validation)."""
-    from blurgen.shards.reader import ShardDataset
+RUN_FORMAT = "blurgen-train-run/1"
 
-    split = cfg.train_split or None
-    train_ds = ShardDataset(cfg.shards, split=split, crop=cfg.crop, crop_mode=cfg.crop_mode, seed=cfg.seed)
-    if len(train_ds) == 0:
-        raise InputError(cfg.shards, f"no training samples (split {cfg.train_split!r})", "check --shards / --train-split")
-    val_ds, note = None, "no validation"
-    if cfg.val_shards and cfg.val_shards != "none":
-        vsplit = None if not cfg.val_split or cfg.val_split == "none" else cfg.val_split
-        if Path(cfg.val_shards).is_dir():
-            from blurgen.shards.reader import list_shards
 
-            try:
-                list_shards(cfg.val_shards, vsplit)
-            except InputError:
-                vsplit = None  # a folder of validation shards of any split name
-        val_ds = ShardDataset(cfg.val_shards, split=vsplit, crop=cfg.crop, crop_mode="center", seed=cfg.seed)
-        note = f"validation on {cfg.val_shards}"
-    elif cfg.val_split and cfg.val_split != "none":
-        try:
-            val_ds = ShardDataset(cfg.shards, split=cfg.val_split, crop=cfg.crop, crop_mode="center", seed=cfg.seed)
-            note = f"validation on split {cfg.val_split!r}"
-        except InputError as e:
-            if not Path(cfg.shards).is_dir():
-                raise
-            note = f"no validation ({e}); pass --val-shards or --val-split none"
-    if val_ds is not None and len(val_ds) == 0:
-        val_ds, note = None, "no validation (validation set is empty)"
-    return train_ds, val_ds, note
+def run_manifest(cfg: TrainConfig, data: TrainData, crop_auto: bool) -> dict[str, Any]:
+    """The content of ``RUN/run.json`` when a run starts (``summary`` is filled at its end)."""
+    return {
+        "format": RUN_FORMAT, "blurgen": _version(), "config": cfg.to_dict(),
+        "train": {"shards": [str(p) for p in data.train_paths], "n": len(data.train_keys),
+                  "keys_sha256": keys_sha256(data.train_keys)},
+        "selection": data.selection,
+        "test_split": f"never read: no '{TEST_SPLIT}' shard is opened by training; use blurgen eval",
+        "crop": {"size": data.crop, "auto": crop_auto, "note": data.crop_note},
+        "summary": None,
+    }
+
+
+def _finish_run_manifest(path: Path, summary: dict[str, Any]) -> None:
+    """Fill ``summary`` (NaN as null, no validation detail) into ``path``."""
+    man = json.loads(path.read_text(encoding="utf-8"))
+    man["summary"] = {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                      for k, v in summary.items() if k != "val"}
+    _write_json(path, man)
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    from blurgen.io._atomic import atomic_write_bytes
+
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, allow_nan=False) + "\n").encode("utf-8"))
 
 
 class _Log:
@@ -150,6 +153,10 @@ def _resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, dict]:
         raise InputError(last, "nothing to resume: no last.pt in the run folder", "start without --resume")
     ckpt = load_checkpoint(last)
     saved = TrainConfig.from_dict(ckpt["config"])
+    if TEST_SPLIT in (saved.val_split, saved.train_split):
+        raise ConfigError(f"{last}: this run read the test split (validation on it was an older blurgen's default); "
+                          f"resuming would go on reading it. Start a new run from its weights with "
+                          f"--init-from {last}")
     for name in RESUME_OVERRIDABLE:
         setattr(saved, name, getattr(cfg, name))
     saved.out = cfg.out
@@ -184,12 +191,16 @@ def _train(cfg: TrainConfig, ckpt: dict | None, info: ddp.DistInfo) -> dict[str,
     device = info.device
     _seed_all(cfg.seed)
 
-    train_ds, val_ds, val_note = build_datasets(cfg)
+    data = build_datasets(cfg)
+    cfg_in, cfg = cfg, replace(cfg, crop=data.crop)  # checkpoints record the crop used
+    train_ds, val_ds = data.train, data.val
+    if data.crop_note:
+        log(data.crop_note)
     model = B2FNet(cfg.model)
     m = cfg.model
     log(f"B2F-net: {count_parameters(model):,} parameters (width {m.width}, STN {'on' if m.stn else 'off'}, "
-        f"refining block {'on' if m.refine else 'off'}); {len(train_ds)} training samples, {val_note}; "
-        f"device {device}, {info.world_size} process(es)")
+        f"refining block {'on' if m.refine else 'off'}); {len(train_ds)} training samples, {data.note}; "
+        f"{cfg.crop}x{cfg.crop} {cfg.crop_mode} crops; device {device}, {info.world_size} process(es)")
     if cfg.init_from and ckpt is None:
         init = load_checkpoint(cfg.init_from)
         try:
@@ -230,6 +241,8 @@ def _train(cfg: TrainConfig, ckpt: dict | None, info: ddp.DistInfo) -> dict[str,
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(out / "tb"))
+        if ckpt is None or not (out / "run.json").is_file():  # a resumed run keeps its manifest
+            _write_json(out / "run.json", run_manifest(cfg, data, crop_auto=cfg_in.crop is None))
     last_saved = {"step": None}
     if ckpt is not None:
         last_saved["step"] = step
@@ -240,7 +253,8 @@ def _train(cfg: TrainConfig, ckpt: dict | None, info: ddp.DistInfo) -> dict[str,
             "format": FORMAT, "model": model.state_dict(), "model_config": cfg.model.to_dict(),
             "config": cfg.to_dict(), "optimizer": opt.state_dict(), "scheduler": scheduler_state(sched),
             "epoch": epoch, "step_in_epoch": step_in_epoch, "step": step, "best_epe": best,
-            "val": last_val, "rng": rng_state(),
+            "val": last_val, "selection": {k: v for k, v in data.selection.items() if k != "keys"},
+            "rng": rng_state(),
             "versions": {"torch": str(torch.__version__), "blurgen": _version()},
         }
 
@@ -268,10 +282,11 @@ def _train(cfg: TrainConfig, ckpt: dict | None, info: ddp.DistInfo) -> dict[str,
             flow = batch["flow"].to(device, non_blocking=True)
             flow_bwd = batch["flow_bwd"].to(device, non_blocking=True)
             valid = batch["valid"].to(device, non_blocking=True)
+            valid_bwd = batch["valid_bwd"].to(device, non_blocking=True)
             with autocast(device, cfg.amp):
                 pred = net(blur)
             loss, loss_logs = multiscale_loss(pred["flows"], flow, valid, flow_bwd, direction=cfg.loss_direction,
-                                              div_flow=cfg.model.div_flow)
+                                              div_flow=cfg.model.div_flow, valid_bwd=valid_bwd)
             total = ddp.all_reduce_sum(loss.detach().float(), info)
             if not torch.isfinite(total):
                 bar.close()
@@ -289,7 +304,7 @@ def _train(cfg: TrainConfig, ckpt: dict | None, info: ddp.DistInfo) -> dict[str,
                 keys_seen.extend(batch["key"])
             if writer is not None and (step % cfg.log_every == 0 or step == 1):
                 with torch.no_grad():
-                    epe = flow_metrics(pred["flow"].detach().float(), flow, flow_bwd, valid)["epe_min"]
+                    epe = flow_metrics(pred["flow"].detach().float(), flow, flow_bwd, valid, valid_bwd)["epe_min"]
                     epe = float(torch.nanmean(epe))
                 writer.add_scalar("train/loss", float(total) / info.world_size, step)
                 writer.add_scalar("train/epe_min", epe, step)
@@ -339,11 +354,14 @@ def _train(cfg: TrainConfig, ckpt: dict | None, info: ddp.DistInfo) -> dict[str,
     elapsed = time.perf_counter() - t_start
     log(f"done: {step} steps in {elapsed:.1f} s; last checkpoint {out / 'last.pt'}"
         + (f", best val epe_min {best:.4f} in {out / 'best.pt'}" if not math.isnan(best) else ""))
-    return {
+    summary = {
         "steps": step, "epoch": epoch, "step_in_epoch": step_in_epoch, "best_epe": best, "val": last_val,
         "last": str(out / "last.pt"), "best": str(out / "best.pt") if (out / "best.pt").exists() else None,
-        "seconds": elapsed, "parameters": count_parameters(model),
+        "seconds": elapsed, "parameters": count_parameters(model), "selected_on": data.selection["on"],
     }
+    if info.is_main:
+        _finish_run_manifest(out / "run.json", summary)
+    return summary
 
 
 def _version() -> str:

@@ -15,9 +15,12 @@ from blurgen.io import read_flo, read_image, write_image
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, toy_shards):
     run = tmp_path_factory.mktemp("cli") / "run"
+    # default --crop (64 on these 64x64 shards) and --val-split (holdout)
     res = CliRunner().invoke(cli, ["train", "--shards", str(toy_shards), "--out", str(run), "--width", "0.05",
-                                   "--crop", "64", "--max-steps", "2", "--threads", "1", "--lr", "1e-3"])
+                                   "--max-steps", "2", "--threads", "1", "--lr", "1e-3"])
     assert res.exit_code == 0, res.output
+    assert "crop 64x64: the default 256x256 does not fit the 64x64 frames of train-00000-of-00001.h5" in res.output
+    assert json.loads(res.output.strip().splitlines()[-1])["selected_on"] == "holdout"
     return run
 
 
@@ -93,3 +96,21 @@ def test_bad_checkpoint_is_one_clear_line(tmp_path, capsys, toy_shards):
         main(["predict", str(img), "--ckpt", str(unsafe), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
     assert "unsafe.pt" in err and len(err.splitlines()) == 1
+
+
+def test_selection_flags_act_or_are_refused_in_one_line(toy_shards, tmp_path, capsys):
+    base = ["train", "--shards", str(toy_shards), "--width", "0.05", "--max-steps", "1", "--threads", "1", "--quiet"]
+    for extra, msg in ((["--val-split", "test"], "--val-split test: training never reads the test split"),
+                       (["--train-split", "test"], "--train-split test: training never reads the test split"),
+                       (["--val-split", "none", "--val-fraction", "0.2"], "--val-fraction sets the size of"),
+                       (["--crop", "128"], "smaller than the 128x128 crop")):
+        with pytest.raises(SystemExit) as e:
+            main([*base, "--out", str(tmp_path / "r"), *extra])
+        assert e.value.code == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and msg in err, err
+    res = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "half"), "--val-fraction", "0.5"])
+    assert res.exit_code == 0, res.output
+    run = json.loads((tmp_path / "half" / "run.json").read_text())
+    assert run["selection"]["fraction"] == 0.5 and 2 <= run["selection"]["n"] <= 6
+    assert run["selection"]["n"] + run["train"]["n"] == 8

@@ -39,7 +39,10 @@ def test_checkpoint_holds_everything_and_loads_weights_only(toy_shards, tmp_path
     # milestone at epoch 1: the lr was halved once
     assert ck["optimizer"]["param_groups"][0]["lr"] == pytest.approx(5e-4)
     assert TrainConfig.from_dict(ck["config"]).model == TINY
-    assert ck["val"]["n"] == 4 and ck["val"]["zero_epe_min"] > 0
+    # selected on a holdout of the 8 training samples (at least one), never on the 4 test ones
+    assert ck["val"]["n"] == 1 and ck["val"]["zero_epe_min"] > 0
+    assert ck["selection"]["on"] == "holdout" and ck["selection"]["n"] == 1
+    assert ck["config"]["val_split"] == "holdout" and ck["config"]["crop"] == 64
     assert isinstance(ck["rng"]["torch"], torch.Tensor)
     assert list((tmp_path / "run" / "tb").glob("events.out.tfevents.*"))
 
@@ -108,6 +111,7 @@ def test_presets_follow_the_paper():
     assert (cfg.epochs, cfg.milestones) == (120, (60, 80, 100))
     assert set(PRESETS) == {"monkaa", "finetune"}
     d = TrainConfig(shards="s", out="o")
-    assert (d.batch_size, d.crop, d.crop_mode, d.weight_decay, d.betas) == (4, 256, "center", 4e-4, (0.9, 0.999))
+    # crop None: 256 (the paper) where it fits, else the largest multiple of 64 that does
+    assert (d.batch_size, d.crop, d.crop_mode, d.weight_decay, d.betas) == (4, None, "center", 4e-4, (0.9, 0.999))
     with pytest.raises(ConfigError, match="multiple of 64"):
         _cfg("x", "y", crop=100).validate()
