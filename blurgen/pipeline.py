@@ -1,7 +1,7 @@
 """The one loop every dataset command runs (see docs/internals.md).
 
 ``run(job, out, ...)``: plan shards from the task keys alone (hash order, as TFDS does),
-make each shard's samples in parallel through joblib (loky, sequential, dask or ray),
+make each shard's samples in parallel (``blurgen.parallel.executor``: loky, sequential, dask or ray),
 write the shard atomically in planned order, then rewrite ``OUT/manifest.json``. The same
 job, seed and settings give byte-identical shards whatever the worker count, backend or
 the order in which workers finish, and ``resume=True`` after a kill gives the same
@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from blurgen.errors import BlurgenError, ConfigError, InputError, SkipSample
+from blurgen.parallel import BACKENDS, executor  # noqa: F401  (re-exported: the run's backends)
 
-BACKENDS = ("loky", "sequential", "dask", "ray")
 ON_ERROR = ("skip", "fail")
 # Default shard size: about this many uncompressed bytes of blur + flow + flow_bwd
 # (19 bytes per pixel), so a compressed shard is a few hundred MB.
@@ -273,55 +273,6 @@ def _jsonable(info: dict[str, Any]) -> dict[str, Any]:
             v = str(v)
         out[k] = v
     return out
-
-
-@contextlib.contextmanager
-def executor(workers: int, backend: str | None, scheduler: str | None = None) -> Iterator[Any]:
-    """A joblib ``Parallel`` (yielding results in submission order) for the backend:
-    ``sequential`` (default for 1 worker), ``loky`` (local processes, default otherwise),
-    ``dask`` (a dask.distributed Client at ``scheduler``, or a LocalCluster of ``workers``
-    processes made for the run) or ``ray`` (needs ray installed)."""
-    from joblib import Parallel, parallel_config
-
-    if workers < 1:
-        raise ConfigError(f"--workers must be >= 1, got {workers}")
-    backend = backend or ("sequential" if workers == 1 and not scheduler else "loky")
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if scheduler and backend != "dask":
-        raise ConfigError("--scheduler needs --backend dask")
-    if backend in ("sequential", "loky"):
-        n = 1 if backend == "sequential" else workers
-        with Parallel(n_jobs=n, backend=backend, return_as="generator") as par:
-            yield par
-    elif backend == "dask":
-        try:
-            from dask.distributed import Client, LocalCluster
-        except ImportError:
-            raise ConfigError("--backend dask needs dask[distributed] (pip install 'blurgen[dask]')") from None
-        with contextlib.ExitStack() as stack:
-            if scheduler:
-                client = stack.enter_context(Client(scheduler, set_as_default=True))
-            else:
-                cluster = stack.enter_context(
-                    LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-                )
-                client = stack.enter_context(Client(cluster, set_as_default=True))
-            stack.enter_context(parallel_config(backend="dask", wait_for_workers_timeout=60))
-            n = sum(client.nthreads().values()) or workers
-            with Parallel(n_jobs=n, return_as="generator") as par:
-                yield par
-    else:
-        try:
-            import ray
-            from ray.util.joblib import register_ray
-        except ImportError:
-            raise ConfigError("--backend ray needs ray (pip install 'blurgen[ray]')") from None
-        register_ray()
-        if not ray.is_initialized():
-            ray.init(address=scheduler or None, num_cpus=None if scheduler else workers)
-        with parallel_config(backend="ray"), Parallel(n_jobs=workers, return_as="generator") as par:
-            yield par
 
 
 # -- the run ---------------------------------------------------------------------------

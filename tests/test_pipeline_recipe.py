@@ -56,9 +56,10 @@ def test_auto_shard_size_is_a_few_hundred_mb():
 
 
 def test_bad_backend_settings_are_config_errors():
-    with pytest.raises(ConfigError, match="--scheduler needs --backend dask"):
-        with executor(2, "loky", "tcp://127.0.0.1:1"):
-            pass
+    for backend in ("loky", "sequential", None):
+        with pytest.raises(ConfigError, match="--scheduler needs --backend dask or --backend ray"):
+            with executor(2, backend, "tcp://127.0.0.1:1"):
+                pass
     with pytest.raises(ConfigError, match="--workers must be >= 1"):
         with executor(0, None):
             pass

@@ -21,6 +21,10 @@ from typing import Any
 import click
 
 BACKEND_CHOICES = ("loky", "sequential", "dask", "ray")
+WORKERS_HELP = "Worker processes (the shards are the same for any number; with --scheduler the cluster's size counts)."
+BACKEND_HELP = "joblib backend [default: sequential for 1 worker, else loky]; ray needs pip install 'blurgen[ray]'."
+SCHEDULER_HELP = ("Cluster to run on: a dask.distributed scheduler (--backend dask, tcp://HOST:8786) or a Ray "
+                  "cluster (--backend ray: ray://HOST:10001, auto, or HOST:PORT); refused for loky and sequential.")
 
 
 def pipeline_options(f: Callable) -> Callable:
@@ -33,11 +37,9 @@ def pipeline_options(f: Callable) -> Callable:
         click.option("--recipe", default=None, help="Recipe name (pipelines/NAME.toml) or a .toml path."),
         click.option("--limit", type=click.IntRange(min=0), default=None,
                      help="Keep only the first N samples in hash order (a deterministic subset)."),
-        click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Worker processes (the shards are the same for any number)."),
-        click.option("--backend", type=click.Choice(BACKEND_CHOICES), default=None,
-                     help="joblib backend [default: sequential for 1 worker, else loky]."),
-        click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler (with --backend dask)."),
+        click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help=WORKERS_HELP),
+        click.option("--backend", type=click.Choice(BACKEND_CHOICES), default=None, help=BACKEND_HELP),
+        click.option("--scheduler", default=None, help=SCHEDULER_HELP),
         click.option("--seed", type=int, default=0, show_default=True, help="Run seed; each sample's rng is (seed, key)."),
         click.option("--resume", is_flag=True, help="Finish an interrupted run in OUT (skips complete shards)."),
         click.option("--on-error", "on_error", type=click.Choice(["skip", "fail"]), default="skip", show_default=True,

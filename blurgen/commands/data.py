@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from blurgen.commands._common import BACKEND_CHOICES, BACKEND_HELP, SCHEDULER_HELP, WORKERS_HELP
+
 
 @click.command("rerun")
 @click.argument("manifest", type=click.Path(exists=True, dir_okay=True, path_type=Path))
@@ -13,10 +15,9 @@ import click
               help="Input root [default: the root recorded in the manifest].")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder for the rebuilt shards.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
-@click.option("--backend", type=click.Choice(["loky", "sequential", "dask", "ray"]), default=None,
-              help="joblib backend [default: sequential for 1 worker, else loky].")
-@click.option("--scheduler", default=None, help="Address of a dask.distributed scheduler (with --backend dask).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help=WORKERS_HELP)
+@click.option("--backend", type=click.Choice(BACKEND_CHOICES), default=None, help=BACKEND_HELP)
+@click.option("--scheduler", default=None, help=SCHEDULER_HELP)
 @click.option("--resume", is_flag=True, help="Finish an interrupted rerun in OUT.")
 @click.option("--quiet", is_flag=True, help="No progress bar or summary line.")
 def rerun(manifest, root, out, workers, backend, scheduler, resume, quiet) -> None:
