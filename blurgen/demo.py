@@ -76,7 +76,7 @@ def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 
     (out / "demo.json").write_text(json.dumps({"status": "running", "size": size, "seed": seed}))
     s = out / "sample"
     stage("sample", ["sample", str(s), "--size", size, "--seed", str(seed), "--workers", str(workers), *q])
-    common = ["--seed", str(seed), "--workers", str(workers), *q]
+    common = ["--workers", str(workers), *q]  # the dataset stages draw nothing at random: no --seed
     stage("synth-monkaa", ["synth-monkaa", "--root", str(s / "monkaa"), "--out", str(out / "monkaa"),
                            "--interpolator", "flow-guided", "--store-ends", *common])
     for src in ("gopro", "nfs", "video"):

@@ -28,6 +28,21 @@ BACKENDS = ("loky", "sequential", "dask", "ray")
 CLUSTER_BACKENDS = ("dask", "ray")
 
 
+def check_backend(workers: int, backend: str | None, scheduler: str | None = None) -> str:
+    """The backend these settings run on; ``ConfigError`` (one line) for settings that
+    cannot work together. Cheap: callers check before writing anything."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    given = backend
+    backend = backend or ("sequential" if workers == 1 and not scheduler else "loky")
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if scheduler and backend not in CLUSTER_BACKENDS:
+        which = f"--backend {backend}" if given else f"without --backend the run uses {backend}, which"
+        raise ConfigError(f"--scheduler needs --backend dask or --backend ray ({which} runs on this machine)")
+    return backend
+
+
 @contextlib.contextmanager
 def executor(workers: int, backend: str | None, scheduler: str | None = None) -> Iterator[Any]:
     """A callable ``par(calls) -> iterator of results in submission order`` for the backend.
@@ -38,13 +53,7 @@ def executor(workers: int, backend: str | None, scheduler: str | None = None) ->
     """
     from joblib import Parallel, parallel_config
 
-    if workers < 1:
-        raise ConfigError(f"--workers must be >= 1, got {workers}")
-    backend = backend or ("sequential" if workers == 1 and not scheduler else "loky")
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if scheduler and backend not in CLUSTER_BACKENDS:
-        raise ConfigError(f"--scheduler needs --backend dask or --backend ray (--backend {backend} runs on this machine)")
+    backend = check_backend(workers, backend, scheduler)
     if backend in ("sequential", "loky"):
         n = 1 if backend == "sequential" else workers
         with Parallel(n_jobs=n, backend=backend, return_as="generator") as par:

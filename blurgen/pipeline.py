@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from blurgen.errors import BlurgenError, ConfigError, InputError, SkipSample
-from blurgen.parallel import BACKENDS, executor  # noqa: F401  (re-exported: the run's backends)
+from blurgen.parallel import BACKENDS, check_backend, executor  # noqa: F401  (BACKENDS: re-exported)
 
 ON_ERROR = ("skip", "fail")
 # Default shard size: about this many uncompressed bytes of blur + flow + flow_bwd
@@ -470,6 +470,7 @@ def run(
 
     if on_error not in ON_ERROR:
         raise ConfigError(f"--on-error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
+    check_backend(workers, backend, scheduler)  # before anything is written
     recipe = dict(recipe or {})
     rp = recipe.get("pipeline", {}) if isinstance(recipe.get("pipeline"), dict) else {}
     settings = Settings(
@@ -720,6 +721,8 @@ def rerun(
     from blurgen.jobs import build_job
 
     manifest_path = Path(manifest_path)
+    if manifest_path.is_dir():  # the dataset folder: its manifest.json (hashed below)
+        manifest_path = manifest_path / mf.MANIFEST_NAME
     old = mf.load_manifest(manifest_path)
     recorded_root = old["inputs"].get("root")
     if root is None:

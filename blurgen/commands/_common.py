@@ -13,6 +13,7 @@ Only click is imported at module level (``blurgen --help`` stays fast).
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,17 +21,32 @@ from typing import Any
 
 import click
 
+from blurgen.errors import ConfigError
+
 BACKEND_CHOICES = ("loky", "sequential", "dask", "ray")
 WORKERS_HELP = "Worker processes (the shards are the same for any number; with --scheduler the cluster's size counts)."
-BACKEND_HELP = "joblib backend [default: sequential for 1 worker, else loky]; ray needs pip install 'blurgen[ray]'."
+BACKEND_HELP = ("Where samples are made: sequential, loky (local processes), dask or ray (their extras: "
+                "pip install 'blurgen[ray]') [default: sequential for 1 worker, else loky].")
 SCHEDULER_HELP = ("Cluster to run on: a dask.distributed scheduler (--backend dask, tcp://HOST:8786) or a Ray "
                   "cluster (--backend ray: ray://HOST:10001, auto, or HOST:PORT); refused for loky and sequential.")
 
 
-def pipeline_options(f: Callable) -> Callable:
+def pipeline_options(f: Callable | None = None, *, unseeded: str | None = None) -> Callable:
     """Add the common dataset flags to a click command; they arrive as keyword arguments
     ``out, recipe, limit, workers, backend, scheduler, seed, resume, on_error,
-    samples_per_shard, compression, quiet``."""
+    samples_per_shard, compression, quiet``.
+
+    unseeded: for a job that draws nothing at random, why (``"real draws nothing at
+    random"``): ``--seed``'s help says it has no effect, and a non-zero ``--seed`` is
+    refused with one line. Use as ``@pipeline_options`` or ``@pipeline_options(unseeded=...)``.
+    """
+    if f is None:
+        return functools.partial(pipeline_options, unseeded=unseeded)
+    if unseeded is None:
+        seed_help = "Run seed; each sample's rng is (seed, key)."
+    else:
+        seed_help = f"Has no effect: {unseeded}; only 0 is accepted."
+        f = _refuse_seed(f, unseeded)
     options = [
         click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
                      help="Output folder for the shards and manifest.json."),
@@ -40,7 +56,7 @@ def pipeline_options(f: Callable) -> Callable:
         click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help=WORKERS_HELP),
         click.option("--backend", type=click.Choice(BACKEND_CHOICES), default=None, help=BACKEND_HELP),
         click.option("--scheduler", default=None, help=SCHEDULER_HELP),
-        click.option("--seed", type=int, default=0, show_default=True, help="Run seed; each sample's rng is (seed, key)."),
+        click.option("--seed", type=int, default=0, show_default=True, help=seed_help),
         click.option("--resume", is_flag=True, help="Finish an interrupted run in OUT (skips complete shards)."),
         click.option("--on-error", "on_error", type=click.Choice(["skip", "fail"]), default="skip", show_default=True,
                      help="Bad input: record it and go on, or stop at the first one."),
@@ -53,6 +69,17 @@ def pipeline_options(f: Callable) -> Callable:
     for opt in reversed(options):
         f = opt(f)
     return f
+
+
+def _refuse_seed(f: Callable, unseeded: str) -> Callable:
+    @functools.wraps(f)
+    def checked(*args, **kwargs):
+        seed = kwargs.get("seed")
+        if seed:
+            raise ConfigError(f"--seed {seed}: {unseeded}, so --seed has no effect; leave it out")
+        return f(*args, **kwargs)
+
+    return checked
 
 
 def run_from_cli(

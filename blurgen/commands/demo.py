@@ -8,7 +8,8 @@ import click
 @click.command("demo")
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--size", default="320x180", show_default=True, help="Frame size of the sample (WxH).")
-@click.option("--seed", default=0, show_default=True, help="Seed of the sample and every run.")
+@click.option("--seed", default=0, show_default=True,
+              help="Seed of the sample and of the training (the dataset stages draw nothing at random).")
 @click.option("--workers", default=2, show_default=True, help="Worker processes for the dataset stages.")
 @click.option("--train-steps", default=100, show_default=True, help="Optimiser steps of the short training.")
 @click.option("--crop", type=int, default=None,

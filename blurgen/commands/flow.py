@@ -22,9 +22,12 @@ import click
     "--ckpt",
     default=None,
     help="ptlflow models: a checkpoint name (things, sintel, ...) found offline in "
-    "model_zoo/weights/ or $TORCH_HOME/hub/checkpoints/, or a file. Default: things.",
+    "model_zoo/weights/ or $TORCH_HOME/hub/checkpoints/, or a file. Default: things. Refused with the "
+    "classical estimators (no weights).",
 )
-@click.option("--device", default=None, help="ptlflow models: cpu, cuda or cuda:N (default: GPU when present).")
+@click.option("--device", default=None,
+              help="ptlflow models: cpu, cuda or cuda:N (default: GPU when present); refused with the classical "
+                   "estimators, which run on the CPU.")
 @click.option(
     "--out",
     "-o",

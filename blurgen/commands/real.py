@@ -57,12 +57,31 @@ def real_params(source: str, recipe: dict, flags: dict) -> dict:
             raise ConfigError("--crf-file needs --averaging crf")
         params["crf"] = load_crf(crf_file).tolist()
         params["crf_name"] = Path(crf_file).name
+    _check_device(params, flags)
     if params.get("flow_model") == "none":
         raise ConfigError(
             "--flow-model none makes no flow labels, and shards need them "
             "(use --flow-model dis for fast offline labels; benchmarks/real.py times blur-only making)"
         )
     return params
+
+
+def _check_device(params: dict, flags: dict) -> None:
+    """A device only matters to learned flow models: refuse one given for a classical
+    estimator (by the flag, or by a recipe naming that estimator itself); drop the recipe's
+    device when ``--flow-model`` replaced the recipe's model."""
+    from blurgen.errors import ConfigError
+    from blurgen.flow.registry import is_classical
+
+    model = params.get("flow_model", "pwcnet")
+    if params.get("device") is None or not (model == "none" or is_classical(model)):
+        return
+    if flags.get("device") is not None:
+        raise ConfigError(f"--device has no effect here: it applies to learned flow models; {model} runs on the CPU")
+    if flags.get("flow_model") is None:
+        raise ConfigError(f"recipe [real] device = {params['device']!r} has no effect: {model} "
+                          "runs on the CPU; remove it from the recipe")
+    del params["device"]
 
 
 @click.command("real")
@@ -92,8 +111,10 @@ def real_params(source: str, recipe: dict, flags: dict) -> dict:
               help="Sequence splits: '<sequence> <split>' lines; a file or a name in manifests/splits "
                    "[gopro_standard, nfs_standard; else train].")
 @click.option("--store-ends/--no-store-ends", default=None, help="Also store the sharp first and last frames.")
-@click.option("--device", default=None, help="Device of learned flow models: cpu, cuda, cuda:N [GPU when present].")
-@pipeline_options
+@click.option("--device", default=None,
+              help="Device of learned flow models: cpu, cuda, cuda:N [GPU when present]; refused with dis, "
+                   "farneback and zero, which run on the CPU.")
+@pipeline_options(unseeded="real draws nothing at random")
 def real(source, root, window, stride, averaging, crf_file, flow_model, flow_ckpt, flow_mode, fps,
          split_file, store_ends, device, **opts) -> None:
     """Real blur: average WINDOW consecutive frames of 240 fps footage, label each sample with the

@@ -34,7 +34,7 @@ def get_estimator(
         device: learned models only: None (GPU when present), ``cpu``, ``cuda``, ``cuda:N``.
         batch_size: learned models only: pairs per forward pass.
 
-    Raises ConfigError for an unknown name or a checkpoint given to a classical estimator,
+    Raises ConfigError for an unknown name or a checkpoint or device given to a classical estimator,
     InputError when a checkpoint cannot be found offline (the message says which file to
     get and where to put it).
     """
@@ -42,6 +42,9 @@ def get_estimator(
     if key in CLASSICAL:
         if ckpt is not None:
             raise ConfigError(f"flow estimator {key} needs no checkpoint (got {os.fspath(ckpt)!r})")
+        if device is not None:
+            raise ConfigError(f"--device {device} has no effect here: it applies to learned flow models; "
+                              f"{key} runs on the CPU")
         if key == "zero":
             return ZeroFlow()
         if key == "farneback":

@@ -47,11 +47,16 @@ class MonkaaConfig:
     split_seed: the split (:func:`blurgen.sources.monkaa.split_pairs`). store_ends: also
     store the sharp end frames. device: for Super-SloMo (``cpu``, ``cuda``; None = GPU when
     present). slomo_batch: times per Super-SloMo pass (None = as memory allows).
+
+    A setting the interpolator does not use is recorded as None (trust_checkpoint: False):
+    method and motion outside flow-guided (motion also with method ``slomo``), the
+    Super-SloMo settings and device outside superslomo. (``blurgen synth-monkaa`` refuses
+    such flags; this keeps manifests of older versions rebuildable.)
     """
 
     interpolator: str = "flow-guided"
-    method: str = "splat"
-    motion: str = "quadratic"
+    method: str | None = "splat"
+    motion: str | None = "quadratic"
     slomo_ckpt: str | None = None
     trust_checkpoint: bool = False
     camera: str = "left"
@@ -68,10 +73,11 @@ class MonkaaConfig:
     def __post_init__(self):
         if self.interpolator not in INTERPOLATORS:
             raise ConfigError(f"unknown interpolator {self.interpolator!r}; choose one of {', '.join(INTERPOLATORS)}")
-        if self.method not in FlowGuidedInterpolator.METHODS:
+        self._drop_unused()
+        if self.interpolator == "flow-guided" and self.method not in FlowGuidedInterpolator.METHODS:
             raise ConfigError(f"unknown flow-guided method {self.method!r}; "
                               f"choose one of {', '.join(FlowGuidedInterpolator.METHODS)}")
-        if self.motion not in MOTIONS:
+        if self.motion is not None and self.motion not in MOTIONS:
             raise ConfigError(f"unknown --motion {self.motion!r}; choose one of {', '.join(MOTIONS)}")
         src.cameras_for(self.camera)
         if self.render_pass not in src.PASSES:
@@ -85,6 +91,19 @@ class MonkaaConfig:
                               "checkpoint; see docs/monkaa.md), or use --interpolator flow-guided (no weights)")
         if self.slomo_batch is not None and int(self.slomo_batch) < 1:
             raise ConfigError(f"slomo_batch must be >= 1, got {self.slomo_batch}")
+
+    def _drop_unused(self) -> None:
+        unused: dict[str, Any] = {}
+        if self.interpolator != "flow-guided":
+            unused.update(method=None, motion=None)
+        elif self.method == "slomo":
+            unused.update(motion=None)
+        else:  # flow-guided splat: None means the defaults
+            unused.update(method=self.method or "splat", motion=self.motion or "quadratic")
+        if self.interpolator != "superslomo":
+            unused.update(slomo_ckpt=None, trust_checkpoint=False, device=None, slomo_batch=None)
+        for k, v in unused.items():
+            object.__setattr__(self, k, v)
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "MonkaaConfig":

@@ -82,6 +82,8 @@ def test_bad_image_arrays_rejected():
 def test_unknown_name_and_stray_checkpoint():
     with pytest.raises(ConfigError, match="needs no checkpoint"):
         get_estimator("dis", ckpt="things")
+    with pytest.raises(ConfigError, match="--device cuda has no effect here: .* farneback runs on the CPU"):
+        get_estimator("farneback", device="cuda")
     assert get_estimator("DIS").name == "dis"
     assert get_estimator("dis-ultrafast").name == "dis-ultrafast"
     assert get_estimator("dis").checkpoint_path is None

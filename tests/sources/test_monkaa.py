@@ -213,6 +213,20 @@ def test_config_is_checked(tree):
         job_for(tree, camera="middle")
 
 
+def test_settings_the_interpolator_does_not_use_are_recorded_as_none():
+    from blurgen.jobs.monkaa import MonkaaConfig
+
+    p = MonkaaConfig(interpolator="linear", method="slomo", motion="linear", device="cuda", slomo_batch=4).to_params()
+    assert (p["method"], p["motion"], p["device"], p["slomo_batch"]) == (None, None, None, None)
+    p = MonkaaConfig(interpolator="superslomo", slomo_ckpt="s.ckpt", device="cpu", slomo_batch=2).to_params()
+    assert (p["method"], p["motion"], p["slomo_ckpt"], p["device"], p["slomo_batch"]) == (None, None, "s.ckpt", "cpu", 2)
+    assert MonkaaConfig(method="slomo", motion="linear").to_params()["motion"] is None
+    p = MonkaaConfig(method=None, motion=None).to_params()  # flow-guided: None means the defaults
+    assert (p["method"], p["motion"]) == ("splat", "quadratic")
+    with pytest.raises(ConfigError, match="unknown flow-guided method"):
+        MonkaaConfig(method="warp")
+
+
 # ----------------------------------------------------------------------------- command
 def test_command_writes_shards_that_verify_and_records_the_skip(tree, tmp_path):
     out = tmp_path / "out"
