@@ -69,6 +69,12 @@ def test_bad_backend_settings_are_config_errors():
                 pass
 
 
+def test_backend_settings_are_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ConfigError, match="without --backend the run uses loky"):
+        run(PatternJob(None, {"splits": {"train": 2}}), tmp_path / "o", workers=2, scheduler="tcp://127.0.0.1:1")
+    assert not (tmp_path / "o").exists()
+
+
 def test_dask_scheduler_address_gives_identical_shards(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     job = PatternJob(None, {"splits": {"train": 8}, "sizes": [[10, 12]]})
