@@ -13,6 +13,7 @@ option whose value cannot be guessed from its type without an entry in ``VALUES`
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 from pathlib import Path
@@ -85,13 +86,15 @@ class Harness:
     """How to run one command cheaply: ``setup(tmp, rec) -> base argv`` (after the command
     name) replaces the work with recorders. ``values``: argv to try per option (else
     guessed from its type); ``context``: argv an option needs to be used at all
-    (``--slomo-batch`` needs ``--interpolator superslomo``)."""
+    (``--slomo-batch`` needs ``--interpolator superslomo``); ``bases``: argv that replaces
+    the base for an option that stands for part of it (``zoo fetch --all`` for the names)."""
 
     setup: Callable[[Path, Recorder], list[str]]
     informational: dict[str, str] = dataclasses.field(default_factory=dict)
     refused: dict[str, str] = dataclasses.field(default_factory=dict)
     values: dict[str, list[list[str]]] = dataclasses.field(default_factory=dict)
     context: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    bases: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
 def _dirs(tmp: Path, *names: str) -> list[str]:
@@ -175,7 +178,7 @@ def setup_flow(tmp: Path, rec: Recorder) -> list[str]:
 def setup_train(tmp: Path, rec: Recorder) -> list[str]:
     def train(cfg, resume=False):
         rec.calls.append(("train", norm(cfg), resume))
-        return {"steps": 0, "best_epe": float("nan"), "last": "", "best": ""}
+        return collections.defaultdict(str, steps=0, best_epe=float("nan"))  # the summary's other keys: ""
 
     rec.mp.setattr("blurgen.train.trainer.train", train)
     _dirs(tmp, "shards", "shards2", "val")
@@ -252,10 +255,24 @@ def setup_zoo_show(tmp: Path, rec: Recorder) -> list[str]:
     return ["zoo", "show", "pwcnet-things"]
 
 
+class _Plain:
+    """A result object: the given attributes, None for any other."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+    def __getattr__(self, name):
+        return None
+
+
 def setup_zoo_add(tmp: Path, rec: Recorder) -> list[str]:
-    entry = type("Entry", (), {"name": "n", "kind": "other"})()
-    rec.replace("blurgen.zoo.add", result=(entry, tmp / "w"))
+    rec.replace("blurgen.zoo.add", result=(_Plain(name="n", kind="other"), tmp / "w"))
     return ["zoo", "add", _files(tmp, "w.bin")[0], "--name", "walk-test"]
+
+
+def setup_zoo_fetch(tmp: Path, rec: Recorder) -> list[str]:
+    rec.replace("blurgen.zoo.fetch", result=_Plain(downloaded=False, path=tmp / "w"), keep=("timeout", "force"))
+    return ["zoo", "fetch", "pwcnet-things"]
 
 
 HARNESSES: dict[str, Harness] = {
@@ -321,6 +338,11 @@ HARNESSES: dict[str, Harness] = {
     ),
     "zoo list": Harness(setup_zoo_list),
     "zoo show": Harness(setup_zoo_show),
+    "zoo fetch": Harness(  # (where blurgen has it)
+        setup_zoo_fetch,
+        informational={"quiet": PROGRESS},
+        bases={"all_": ["zoo", "fetch"]},  # --all stands for the names
+    ),
     "zoo add": Harness(
         setup_zoo_add,
         values={"name": [["--name", "other"]], "source": [["--source", "https://example.org"]],
@@ -383,13 +405,13 @@ def test_every_option_acts_or_is_listed(words, tmp_path, monkeypatch):
     rec = Recorder(monkeypatch)
     base = h.setup(tmp_path, rec)
     options = {p.name: p for p in command.params if isinstance(p, click.Option) and p.name != "help"}
-    listed = set(h.informational) | set(h.refused) | set(h.values) | set(h.context)
+    listed = set(h.informational) | set(h.refused) | set(h.values) | set(h.context) | set(h.bases)
     assert listed <= set(options), f"entries for options `blurgen {words}` no longer has: {listed - set(options)}"
     runner = CliRunner()
 
-    def invoke(extra: list[str]):
+    def invoke(extra: list[str], start: list[str] | None = None):
         rec.calls.clear()
-        res = runner.invoke(cli, base + _fill(extra, tmp_path))
+        res = runner.invoke(cli, (base if start is None else start) + _fill(extra, tmp_path))
         return res, list(rec.calls)
 
     baselines: dict[tuple, list] = {}
@@ -417,7 +439,7 @@ def test_every_option_acts_or_is_listed(words, tmp_path, monkeypatch):
             baselines[ctx] = calls
         seen = []
         for t in tries:
-            res, calls = invoke([*ctx, *t])
+            res, calls = invoke([*ctx, *t], h.bases.get(name))
             if res.exit_code == 0 and calls != baselines[ctx]:
                 break
             seen.append(f"{' '.join(t)} -> exit {res.exit_code}"
