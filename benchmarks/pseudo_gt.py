@@ -10,11 +10,13 @@ the end-point error (EPE, px) against the exact flow.
 
 Columns: EPE fwd / bwd over all pixels; valid % (forward-backward consistent pixels);
 EPE on the valid and on the invalid pixels (a useful mask makes the first small and the
-second large); s/window and CPU s/window (wall and process CPU time of estimate_window,
+second large); invalid/valid, the ratio of those two columns (how much worse the pixels
+the mask drops are than the ones it keeps); s/window and CPU s/window (wall and process CPU time of estimate_window,
 all passes; CPU time sums the threads and is steadier on a shared machine).
 
-ptlflow models are timed with random weights (``ckpt="random"``): their EPE is
-meaningless and is not printed. Pass ``--ckpt NAME_OR_FILE`` with real weights (offline,
+ptlflow models are timed with random weights (``ckpt="random"``) on ``--timing-windows``
+windows, after one untimed window of the same mode (loading, first-call set-up): their
+EPE is meaningless and is not printed. Pass ``--ckpt NAME_OR_FILE`` with real weights (offline,
 in model_zoo/weights/) to measure their quality too.
 
 Also printed: EPE on the real Sintel alley_1 pair (``../shared/realdata``) when present.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -85,6 +88,7 @@ def run(args, sample: Path) -> None:
     windows = list(sample_windows(sample, args.per_seq))
     h, w = windows[0][2].shape[:2]
     mags = [float(np.linalg.norm(g, axis=-1).mean()) for _, _, g, _ in windows]
+    print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}")
     print(f"sample {sample} (seed {meta.get('seed')}): {len(windows)} windows of {len(windows[0][1])} frames "
           f"at {w}x{h}, mean |flow| first->last {np.mean(mags):.2f} px (per window {min(mags):.1f} .. {max(mags):.1f})")
 
@@ -108,8 +112,8 @@ def run(args, sample: Path) -> None:
 
     rows = []
     for est, mode, quality in configs:
-        if not quality:
-            est.estimate_pair(windows[0][1][0], windows[0][1][1])  # load the network once
+        if not quality:  # load the network and let torch set up this mode's shapes, untimed
+            estimate_window(est, windows[0][1], mode)
         n = len(windows) if quality else min(len(windows), args.timing_windows)
         stats = {k: [] for k in ("fwd", "bwd", "valid", "on_valid", "on_invalid", "sec", "cpu")}
         for _, frames, gt_f, gt_b in windows[:n]:
@@ -132,13 +136,17 @@ def run(args, sample: Path) -> None:
     def f(v, ok=True):
         return "-" if not ok or np.isnan(v) else f"{v:.3f}"
 
+    def ratio(s, ok):
+        r = s["on_invalid"] / s["on_valid"] if ok and s["on_valid"] > 0 else float("nan")
+        return "-" if np.isnan(r) else f"{r:.1f}x"
+
     print()
     print("| estimator | mode | windows | EPE fwd | EPE bwd | valid % | EPE valid | EPE invalid "
-          "| s/window | CPU s/window | Sintel EPE |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| invalid/valid | s/window | CPU s/window | Sintel EPE |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for label, mode, q, n, s, sin in rows:
         print(f"| {label} | {mode} | {n} | {f(s['fwd'], q)} | {f(s['bwd'], q)} | {f(s['valid'], q)} | "
-              f"{f(s['on_valid'], q)} | {f(s['on_invalid'], q)} | {s['sec']:.3f} | {s['cpu']:.3f} | {f(sin, q)} |")
+              f"{f(s['on_valid'], q)} | {f(s['on_invalid'], q)} | {ratio(s, q)} | {s['sec']:.3f} | {s['cpu']:.3f} | {f(sin, q)} |")
     if any(not r[2] for r in rows):
         print("\n'-': ptlflow models with random weights, timed only (their flow is meaningless).")
     import torch
