@@ -13,6 +13,10 @@ bands of s, plus:
   straight paths; ``slomo equations``: Super-SloMo's intermediate flows + backward warps;
 - ``..., n = s/4``: the default interpolator with n = max(ceil(s / 4), 1), a quarter of
   the rule's frames (consecutive frames up to 4 px apart);
+- ``exact scene, n frames of the rule``: the rule's n frames rendered from the sample's
+  scene itself (no interpolation; end frames as stored), averaged the same way: what a
+  perfect interpolator would reach with the rule's n, so the gap to it is the
+  interpolation's and the gap above it the rule's;
 - ``superslomo`` only with ``--slomo-ckpt`` (random weights say nothing about fidelity).
 
     python benchmarks/monkaa_fidelity.py                 # makes a 320x180 sample in a temp dir
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -47,6 +52,20 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     d = a.astype(np.float64) - b.astype(np.float64)
     mse = float(np.mean(d * d))
     return float("inf") if mse == 0 else 10.0 * math.log10(255.0 ** 2 / mse)
+
+
+class ExactScene:
+    """Interior frames rendered from the procedural scene between times t0 and t1 (the
+    interpolator interface of ``synthesize_blur``; the flows are not used)."""
+
+    def __init__(self, scene, t0: float, t1: float):
+        self.scene, self.t0, self.t1 = scene, t0, t1
+
+    def sum_frames(self, a, b, flow01, flow10, times, **extra):
+        acc = np.zeros(a.shape, np.float64)
+        for t in times:
+            acc += self.scene.render(self.t0 + float(t) * (self.t1 - self.t0))
+        return acc.astype(np.float32)
 
 
 def ensure_sample(sample: str | None, size: str, tmp: Path) -> Path:
@@ -74,6 +93,7 @@ def main(argv=None) -> int:
     from blurgen.io.pfm import read_pfm, read_pfm_flow
     from blurgen.synth.blur import synthesize_blur, to_uint8
     from blurgen.sources.monkaa import flow_path
+    from blurgen.sources.sample import scene_for
     from blurgen.synth.interpolate import (FlowGuidedInterpolator, LinearInterpolator, SuperSloMoInterpolator,
                                            accelerations, frame_count, max_displacement)
 
@@ -85,6 +105,7 @@ def main(argv=None) -> int:
         ("linear (cross-fade)", LinearInterpolator(), "rule"),
         ("two-frame mean", None, "two"),
         ("flow-guided (splat, parabolas), n = s/4", FlowGuidedInterpolator("splat"), "quarter+accel"),
+        ("exact scene, n frames of the rule", None, "exact"),
     ]
     if args.slomo_ckpt:
         methods.insert(2, ("superslomo", SuperSloMoInterpolator.from_checkpoint(
@@ -95,6 +116,7 @@ def main(argv=None) -> int:
         index = json.loads((root / "truth" / "index.json").read_text())
         items = [it for it in index["items"] if it["layout"] == "monkaa"]
         rows = []
+        scenes = {}
         t_start = time.perf_counter()
         for it in items:
             f01 = read_pfm_flow(root / it["flow_fwd"])
@@ -112,6 +134,10 @@ def main(argv=None) -> int:
             for name, interp, mode in methods:
                 if mode == "two":
                     blur = (i0.astype(np.float32) + i1) / 2
+                elif mode == "exact":
+                    if it["sequence"] not in scenes:
+                        scenes[it["sequence"]] = scene_for(root, "monkaa", it["sequence"])[1]
+                    blur = synthesize_blur(ExactScene(scenes[it["sequence"]], it["t0"], it["t1"]), i0, i1, None, None, n)
                 else:
                     nn = n if mode.startswith("rule") else max(1, math.ceil(s / 4 - 1e-6))
                     extra = {"accel0": a0, "accel1": a1} if mode.endswith("+accel") else {}
@@ -125,6 +151,7 @@ def main(argv=None) -> int:
     cols = [("all s<=100", kept)] + [(b, [r for r in kept if band_of(r["s"]) == b]) for b, _, _ in BANDS]
     cols += [("5<=s<=100", [r for r in kept if r["s"] >= 5]), ("s>100 (skipped)", [r for r in rows if r["s"] > 100])]
     print(f"Monkaa fidelity: PSNR (dB) of the synthetic blur against the continuous-time blur")
+    print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}")
     print(f"sample {root} ({w}x{h}), {len(rows)} pairs ({len(kept)} with s <= 100), uint8 output, {seconds:.0f} s\n")
     head = f"| {'method':40s} | " + " | ".join(f"{c} (n={len(rs)})" for c, rs in cols) + " |"
     print(head)
@@ -141,11 +168,12 @@ def main(argv=None) -> int:
             gain = np.mean([r["psnr"][name] - r["psnr"]["linear (cross-fade)"] for r in big])
             print(f"\n{name} minus linear, mean over the {len(big)} pairs with 20 <= s <= 100: {gain:+.2f} dB", end="")
         print()
-    print("\nper pair (s, n, PSNR: splat with parabolas / splat / slomo equations / linear):")
+    print("\nper pair (s, n, PSNR: splat with parabolas / splat / slomo equations / linear / exact scene):")
     for r in rows:
         p = r["psnr"]
         print(f"  {r['pair']:26s} s={r['s']:7.2f} n={r['n']:3d}  {p['flow-guided (splat, parabolas)']:6.2f} "
-              f"{p['flow-guided (splat)']:6.2f} {p['flow-guided (slomo equations)']:6.2f} {p['linear (cross-fade)']:6.2f}")
+              f"{p['flow-guided (splat)']:6.2f} {p['flow-guided (slomo equations)']:6.2f} {p['linear (cross-fade)']:6.2f} "
+              f"{p['exact scene, n frames of the rule']:6.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0
