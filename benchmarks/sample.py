@@ -54,19 +54,29 @@ def main() -> None:
             cpu = _cpu_seconds() - c
             index = json.loads((out / "truth" / "index.json").read_text())
             n_sub = sum(it["n_sub"] for it in index["items"])
+            per_seq: dict[str, int] = {}
+            for it in index["items"]:
+                seq = f"{it['layout']}/{it['sequence']}"
+                per_seq[seq] = per_seq.get(seq, 0) + it["n_sub"]
+            top = max(per_seq, key=per_seq.get)
             n_frames = sum(s["frames"] for e in meta["layouts"].values() for s in e["sequences"])
             files = [p for p in out.rglob("*") if p.is_file()]
             mib = sum(p.stat().st_size for p in files) / 2**20
             rows.append((f"{w}x{h}", args.workers, wall, cpu, load, n_frames + n_sub, len(files), mib,
-                         meta["layouts"]))
+                         meta["layouts"], (top, per_seq[top], n_sub)))
 
+    print(time.strftime("%Y-%m-%d"), f"{os.cpu_count()} CPU cores (load: per row, at its start)")
     print(f"{'size':>9} {'workers':>7} {'wall s':>7} {'cpu s':>6} {'load':>5} {'renders':>8} "
           f"{'files':>6} {'MiB':>7}")
-    for size, wk, wall, cpu, load, renders, nfiles, mib, _ in rows:
+    for size, wk, wall, cpu, load, renders, nfiles, mib, *_ in rows:
         print(f"{size:>9} {wk:>7} {wall:>7.1f} {cpu:>6.1f} {load:>5.1f} {renders:>8} {nfiles:>6} {mib:>7.1f}")
     print()
+    for size, *_, (top, n_top, n_sub) in rows:
+        print(f"{size:>9} sub-frame renders of the truth blurs: {n_sub}, of which {top} {n_top} "
+              f"({100 * n_top / n_sub:.0f} %), the largest share of one sequence")
+    print()
     print(f"{'size':>9} {'layout':>7} {'items':>6}   s (px) min / median / max")
-    for size, *_, layouts in rows:
+    for size, *_, layouts, _ in rows:
         for name, e in layouts.items():
             s = e["s"]
             print(f"{size:>9} {name:>7} {s['count']:>6}   {s['min']:.2f} / {s['median']:.2f} / {s['max']:.2f}")
