@@ -115,6 +115,7 @@ def main() -> None:
     if args.quick:
         comps, tiles = [DEFAULT_COMPRESSION], [DEFAULT_TILE]
     rng = np.random.default_rng(0)
+    print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         for h, w in SIZES:
             scenes, what = realistic_samples(args.scenes, h, w)
