@@ -31,7 +31,7 @@ from typing import Any
 
 from blurgen import __version__
 from blurgen.errors import ConfigError, InputError
-from blurgen.shards.writer import file_sha256
+from blurgen.utils import atomic_write_text, file_sha256
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA = 1
@@ -160,23 +160,8 @@ def dumps(obj: Any, indent: int = 0) -> str:
 
 def write_manifest(out: str | os.PathLike, manifest: dict[str, Any]) -> Path:
     """Write ``OUT/manifest.json`` atomically (temporary file, fsync, rename)."""
-    out = Path(out)
-    path = out / MANIFEST_NAME
-    tmp = out / f".{MANIFEST_NAME}.tmp-{os.getpid()}"
-    text = dumps(manifest) + "\n"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    try:
-        fd = os.open(out, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
+    path = Path(out) / MANIFEST_NAME
+    atomic_write_text(path, dumps(manifest) + "\n")
     return path
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from blurgen.errors import InputError
+from blurgen.utils import atomic_write_text
 
 LICENCES = {
     "monkaa": "Monkaa / SceneFlow (Mayer et al., CVPR 2016): research use only; cite the paper.",
@@ -254,11 +255,8 @@ def _datasets(out: Path) -> set[str]:
 
 
 def write_card(out: Path, manifest: dict | None = None) -> Path:
-    from blurgen.io._atomic import atomic_write_bytes
-
-    text = dataset_card(out, manifest)
     p = Path(out) / "README.md"
-    atomic_write_bytes(p, text.encode("utf-8"))
+    atomic_write_text(p, dataset_card(out, manifest))
     return p
 
 

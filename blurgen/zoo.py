@@ -16,7 +16,6 @@ torch.hub-style prefix of a file's sha256, the first accepted file's full sha256
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tomllib
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from blurgen.errors import ConfigError, InputError
 from blurgen.resources import resource
+from blurgen.utils import atomic_path, atomic_write_text, file_sha256
 
 KINDS = ("ptlflow", "superslomo", "b2fnet", "other")
 
@@ -136,17 +136,9 @@ def _apply_pin(base: ZooEntry, pin: ZooEntry, path: Path) -> None:
     base.pinned = True
 
 
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while b := f.read(chunk):
-            h.update(b)
-    return h.hexdigest()
-
-
 def check_digest(entry: ZooEntry, path: Path, digest: str | None = None) -> str | None:
     """None when ``path`` matches the entry's sha256 prefix and full sha256, else the reason."""
-    digest = digest or sha256_file(path)
+    digest = digest or file_sha256(path)
     if entry.sha256_prefix and not digest.startswith(entry.sha256_prefix.lower()):
         return f"sha256 {digest} does not start with the registry's prefix {entry.sha256_prefix.lower()}"
     if entry.sha256 and digest != entry.sha256.lower():
@@ -241,7 +233,7 @@ def add(file: Path, name: str, kind: str | None = None, root: Path | None = None
     if not file.is_file():
         raise InputError(file, "no such file")
     reg = load_registry(root)
-    digest = sha256_file(file)
+    digest = file_sha256(file)
     if name in reg and not reg[name].local:
         e = reg[name]
         if kind and kind != e.kind:
@@ -262,14 +254,13 @@ def add(file: Path, name: str, kind: str | None = None, root: Path | None = None
     wdir = weights_dir(root)
     wdir.mkdir(parents=True, exist_ok=True)
     dest = wdir / e.file
-    tmp = wdir / f".{e.file}.tmp-{os.getpid()}"
     if link:
         if dest.exists() or dest.is_symlink():
             dest.unlink()
         os.symlink(file.resolve(), dest)
     else:
-        shutil.copyfile(file, tmp)
-        os.replace(tmp, dest)
+        with atomic_path(dest) as tmp:
+            shutil.copyfile(file, tmp)
     if e.local:
         _write_local(wdir / "local.toml", e)
     elif not e.sha256:  # the registry knows only a prefix: trust on first use
@@ -330,7 +321,7 @@ def fetch(name: str, root: Path | None = None, *, timeout: float = 30.0, quiet: 
     wdir.mkdir(parents=True, exist_ok=True)
     dest = wdir / e.file
     if dest.is_file() and not force:
-        digest = sha256_file(dest)
+        digest = file_sha256(dest)
         problem = check_digest(e, dest, digest)
         if problem is None:
             return Fetched(e, dest, digest, downloaded=False, pinned_now=False)
@@ -350,8 +341,6 @@ def _toml_str(v: str) -> str:
 
 
 def _write_local(path: Path, e: ZooEntry) -> None:
-    from blurgen.io._atomic import atomic_write_bytes
-
     rows = [r for r in _read_toml(path) if r.get("name") != e.name]
     rows.append({"name": e.name, "kind": e.kind, "file": e.file, "sha256": e.sha256,
                  "source": e.source, "licence": e.licence})
@@ -359,4 +348,4 @@ def _write_local(path: Path, e: ZooEntry) -> None:
             "# full sha256 digests pinned on first use for registry entries that give only a prefix.\n")
     for r in rows:
         text += "\n[[checkpoint]]\n" + "".join(f"{k} = {_toml_str(str(v))}\n" for k, v in r.items())
-    atomic_write_bytes(path, text.encode())
+    atomic_write_text(path, text)

@@ -14,7 +14,6 @@ ptlflow's contract: input ``{"images": B x 2 x 3 x H x W}`` float in [0, 1], BGR
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import re
@@ -25,6 +24,7 @@ import numpy as np
 
 from blurgen.errors import ConfigError, InputError
 from blurgen.flow.base import FlowEstimator
+from blurgen.utils import file_sha256
 
 RANDOM = "random"  # checkpoint value that means "random weights" (timing and tests only)
 DEFAULT_CKPT = "things"  # the paper's PWC-Net / FlowNet2 were trained on FlyingThings3D
@@ -111,11 +111,7 @@ def _sha256(path: Path) -> str:
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key not in _SHA_OK:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _SHA_OK[key] = h.hexdigest()
+        _SHA_OK[key] = file_sha256(path)
     return _SHA_OK[key]
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from blurgen.errors import InputError
-from blurgen.io._atomic import atomic_write_bytes
 from blurgen.io._decode import decoding
 from blurgen.io.pfm import _check_finite
+from blurgen.utils import atomic_write_bytes
 
 TAG = 202021.25
 _TAG_BYTES = np.float32(TAG).astype("<f4").tobytes()  # b"PIEH"
@@ -81,4 +81,4 @@ def encode_flo(flow: np.ndarray) -> bytes:
 def write_flo(path: str | os.PathLike, flow: np.ndarray) -> None:
     """Write ``(H, W, 2)`` flow (pixels; converted to float32) as a ``.flo`` file, atomically."""
     header, body = _flo_parts(flow)
-    atomic_write_bytes(path, header, memoryview(body).cast("B"))
+    atomic_write_bytes(path, header, memoryview(body).cast("B"), fsync=False)

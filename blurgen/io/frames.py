@@ -18,8 +18,8 @@ from typing import Iterable
 import numpy as np
 
 from blurgen.errors import InputError
-from blurgen.io._atomic import atomic_write_bytes
 from blurgen.io._decode import decoding
+from blurgen.utils import atomic_write_bytes
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".ppm", ".webp")
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -147,7 +147,7 @@ def encode_image(rgb: np.ndarray, suffix: str, jpeg_quality: int = 95) -> bytes:
 def write_image(path: str | os.PathLike, rgb: np.ndarray, jpeg_quality: int = 95) -> None:
     """Write ``(H, W, 3)`` uint8 RGB as PNG, JPEG or PPM chosen by the suffix, atomically."""
     path = Path(path)
-    atomic_write_bytes(path, encode_image(rgb, path.suffix, jpeg_quality))
+    atomic_write_bytes(path, encode_image(rgb, path.suffix, jpeg_quality), fsync=False)
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:

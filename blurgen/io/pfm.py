@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from blurgen.errors import InputError
-from blurgen.io._atomic import atomic_write_bytes
 from blurgen.io._decode import decoding
+from blurgen.utils import atomic_write_bytes
 
 _MAX_SIDE = 1 << 16
 
@@ -147,4 +147,4 @@ def write_pfm(path: str | os.PathLike, arr: np.ndarray) -> None:
     third channel. Values are converted to float32; rows are written bottom to top.
     """
     header, body = _pfm_parts(arr)
-    atomic_write_bytes(path, header, memoryview(body).cast("B"))
+    atomic_write_bytes(path, header, memoryview(body).cast("B"), fsync=False)

@@ -11,8 +11,8 @@ A shard holds N samples of one frame size (H, W). Datasets:
 File attributes: ``schema_version``, ``blurgen_version``, ``recipe_digest`` and whatever
 the caller adds, written in sorted order. Object timestamps are off and the library
 version bounds are fixed, so the same samples give the same bytes. The file is built in
-memory (HDF5's core driver), written to ``.{name}.tmp-{pid}`` beside its final name,
-fsynced and renamed: a shard on disk is whole or absent, and a full disk raises a plain
+memory (HDF5's core driver), written under a temporary name beside its final one
+(``blurgen.utils.atomic_path``), fsynced and renamed: a shard on disk is whole or absent, and a full disk raises a plain
 ``OSError`` naming the shard.
 """
 
@@ -30,6 +30,7 @@ import numpy as np
 from blurgen import __version__
 from blurgen.errors import ConfigError
 from blurgen.shards.schema import ARRAYS, SCHEMA_VERSION, Sample, canonical_meta, validate_sample
+from blurgen.utils import atomic_write_bytes, tmp_path
 
 # HDF5 file-format bounds: "earliest" keeps shards readable by old HDF5 builds; a fixed
 # upper bound keeps the bytes the same when a newer HDF5 would pick newer structures.
@@ -95,34 +96,6 @@ def chunk_shape(name: str, hw: tuple[int, int], tile: int | None) -> tuple[int, 
     return (1, h, w, *trailing)
 
 
-def _fsync_path(path: Path, directory: bool = False) -> None:
-    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def file_sha256(path: str | os.PathLike, block: int = 1 << 22) -> str:
-    """sha256 (hex) of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(block):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def tmp_name(path: Path) -> Path:
-    """The temporary name a shard is written under before its rename: ``.{name}.tmp-{pid}``."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
 def write_shard(
     path: str | os.PathLike,
     samples: Sequence[Sample],
@@ -136,76 +109,61 @@ def write_shard(
     ``attrs`` are extra JSON-like file attributes (str, int, float). Raises ``ValueError``
     for samples that break the schema. The write is atomic (temporary name + rename).
     """
-    import h5py
-
     path = Path(path)
     comp = compression_options(compression)
+    names, hw = _layout(samples, path.name)
+    all_attrs = {"schema_version": SCHEMA_VERSION, "blurgen_version": __version__, "recipe_digest": ""}
+    all_attrs.update(attrs or {})
+    image = _file_image(samples, names, hw, all_attrs, comp, tile, name=tmp_path(path).name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, image)
+    return hashlib.sha256(image).hexdigest()
+
+
+def _layout(samples: Sequence[Sample], shard: str) -> tuple[list[str], tuple[int, int] | None]:
+    """(array names, (H, W)) every sample shares; ``ValueError`` naming the first that differs."""
     names: list[str] = []
     hw: tuple[int, int] | None = None
     seen: set[str] = set()
     for s in samples:
         validate_sample(s)
         if s.key in seen:
-            raise ValueError(f"duplicate sample key {s.key!r} in shard {path.name}")
+            raise ValueError(f"duplicate sample key {s.key!r} in shard {shard}")
         seen.add(s.key)
         s_names = sorted(s.arrays)
         s_hw = tuple(s.arrays["blur"].shape[:2])
         if hw is None:
             names, hw = s_names, s_hw
-        else:
-            if s_names != names:
-                raise ValueError(
-                    f"shard {path.name}: sample {s.key} has arrays {s_names}, earlier samples have {names}"
-                )
-            if s_hw != hw:
-                raise ValueError(f"shard {path.name}: sample {s.key} is {s_hw} (H, W), earlier samples are {hw}")
+        elif s_names != names:
+            raise ValueError(f"shard {shard}: sample {s.key} has arrays {s_names}, earlier samples have {names}")
+        elif s_hw != hw:
+            raise ValueError(f"shard {shard}: sample {s.key} is {s_hw} (H, W), earlier samples are {hw}")
+    return names, hw
 
-    all_attrs = {"schema_version": SCHEMA_VERSION, "blurgen_version": __version__, "recipe_digest": ""}
-    all_attrs.update(attrs or {})
+
+def _file_image(samples: Sequence[Sample], names: list[str], hw, attrs: dict[str, Any], comp: Compression,
+                tile: int | None, name: str) -> bytes:
+    """The bytes of the shard, built in memory by HDF5's core driver (``name`` is never written).
+
+    Building in memory and writing the bytes with plain writes makes a full disk a clean
+    ``OSError`` instead of leaving the HDF5 library in a state that crashes the process.
+    """
+    import h5py
+
     n = len(samples)
-    tmp = tmp_name(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # HDF5 builds the file in memory (same bytes as writing it directly); plain writes
-        # then put it on disk, so a full disk or a failing write raises a clean OSError
-        # instead of leaving the HDF5 library in a state that crashes the process at exit.
-        with h5py.File(tmp, "w", libver=LIBVER, track_order=False, driver="core", backing_store=False) as f:
-            for k in sorted(all_attrs):
-                f.attrs[k] = all_attrs[k]
-            for name in names:
-                dtype, trailing = ARRAYS[name]
-                ds = f.create_dataset(
-                    name,
-                    shape=(n, *hw, *trailing),
-                    dtype=dtype,
-                    chunks=chunk_shape(name, hw, tile),
-                    track_times=False,
-                    **comp.kwargs,
-                )
-                for i, s in enumerate(samples):
-                    ds[i] = s.arrays[name]
-            str_dt = h5py.string_dtype("utf-8")
-            keys = np.array([s.key for s in samples], dtype=object)
-            metas = np.array([canonical_meta(s.meta) for s in samples], dtype=object)
-            f.create_dataset("key", shape=(n,), dtype=str_dt, data=keys if n else None, track_times=False)
-            f.create_dataset("meta", shape=(n,), dtype=str_dt, data=metas if n else None, track_times=False)
-            f.flush()
-            image = f.id.get_file_image()
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(image)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as e:  # name the shard (a failed write() names no file)
-            raise OSError(e.errno, e.strerror, os.fspath(path)) from None
-        digest = hashlib.sha256(image).hexdigest()
-        del image
-        os.replace(tmp, path)
-        _fsync_path(path.parent, directory=True)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        raise
-    return digest
+    with h5py.File(name, "w", libver=LIBVER, track_order=False, driver="core", backing_store=False) as f:
+        for k in sorted(attrs):
+            f.attrs[k] = attrs[k]
+        for array in names:
+            dtype, trailing = ARRAYS[array]
+            ds = f.create_dataset(array, shape=(n, *hw, *trailing), dtype=dtype, chunks=chunk_shape(array, hw, tile),
+                                  track_times=False, **comp.kwargs)
+            for i, s in enumerate(samples):
+                ds[i] = s.arrays[array]
+        str_dt = h5py.string_dtype("utf-8")
+        keys = np.array([s.key for s in samples], dtype=object)
+        metas = np.array([canonical_meta(s.meta) for s in samples], dtype=object)
+        f.create_dataset("key", shape=(n,), dtype=str_dt, data=keys if n else None, track_times=False)
+        f.create_dataset("meta", shape=(n,), dtype=str_dt, data=metas if n else None, track_times=False)
+        f.flush()
+        return f.id.get_file_image()

@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import statistics
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from blurgen.errors import ConfigError
 from blurgen.sources.procedural.catalog import LAYOUTS, SeqSpec, build_scene, sequences
 from blurgen.sources.procedural.scene import Scene
 from blurgen.sources.windows import plan_windows
+from blurgen.utils import atomic_path, atomic_write_text
 
 SAMPLE_FORMAT = 1
 WINDOW = 7  # frames averaged per 240 fps blur window (about 30 fps)
@@ -132,11 +132,9 @@ def _write_video(path: Path, frames: list[np.ndarray], crf: int) -> None:
     import imageio_ffmpeg
 
     h, w = frames[0].shape[:2]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=path.suffix) as tmp:
         writer = imageio_ffmpeg.write_frames(
-            tmp, (w, h), pix_fmt_in="rgb24", pix_fmt_out="yuv420p", fps=240, quality=None,
+            str(tmp), (w, h), pix_fmt_in="rgb24", pix_fmt_out="yuv420p", fps=240, quality=None,
             codec="libx264", macro_block_size=1, ffmpeg_log_level="error",
             output_params=["-crf", str(crf), "-preset", "medium", "-threads", "1",
                            "-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1"])
@@ -144,14 +142,6 @@ def _write_video(path: Path, frames: list[np.ndarray], crf: int) -> None:
         for f in frames:
             writer.send(np.ascontiguousarray(f))
         writer.close()
-        from blurgen.io._atomic import _file_mode
-
-        os.chmod(tmp, _file_mode())  # mkstemp made it 0o600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _nfs_box(scene: Scene, t: float) -> tuple[int, int, int, int]:
@@ -420,9 +410,7 @@ def write_sample(out: str | os.PathLike, cfg: SampleConfig = SampleConfig(), *,
 
 
 def _write_text(path: Path, text: str) -> None:
-    from blurgen.io._atomic import atomic_write_bytes
-
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_text(path, text)
 
 
 def read_sample_meta(out: str | os.PathLike) -> dict:
