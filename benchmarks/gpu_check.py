@@ -479,7 +479,7 @@ def format_table(rows: list[Row]) -> str:
 
 
 def write_json(path: str, ck: Check, header: dict) -> None:
-    from blurgen.io._atomic import atomic_write_bytes
+    from blurgen.utils import atomic_write_bytes
 
     rows = [dict(asdict(r), result=r.result(), status_text=r.status_text()) for r in ck.rows]
     doc = dict(header, rows=rows, failed=sum(r.status == "FAILED" for r in ck.rows))

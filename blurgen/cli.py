@@ -63,10 +63,15 @@ def cli() -> None:
     """
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user errors become one line on stderr and exit status 1."""
+def main(argv: list[str] | None = None, command: click.Command | None = None) -> None:
+    """Console entry point: user errors become one line on stderr and exit status 1.
+
+    ``command``: run this click command instead of the ``blurgen`` group (the same handling).
+    """
+    command = command or cli
     try:
-        rv = cli.main(args=argv, prog_name="blurgen", standalone_mode=False)
+        rv = command.main(args=argv, prog_name=command.name if command is not cli else "blurgen",
+                          standalone_mode=False)
         # Without standalone mode click returns the code a command gave to ctx.exit(n).
         if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
             sys.exit(rv)

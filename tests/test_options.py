@@ -116,6 +116,7 @@ def _record_run(rec: Recorder, manifest: dict | None = None) -> None:
         return manifest or {"samples": [], "shards": []}
 
     rec.mp.setattr("blurgen.pipeline.run", run)
+    rec.mp.setattr("blurgen.pipeline.loop.run", run)  # what rerun calls
 
 
 class _Estimator:

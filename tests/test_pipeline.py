@@ -103,16 +103,13 @@ def test_summary_line_on_stderr(tmp_path, capsys):
     assert "skipped 2 (input-error 1, pattern skip 1)" in err and "samples/s" in err
 
 
-def test_temporaries_of_dead_processes_are_removed_live_ones_kept(tmp_path):
+def test_temporaries_of_killed_runs_are_removed(tmp_path):
     out = tmp_path / "o"
     out.mkdir()
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    (out / f".blurgen.lock.new-{dead.pid}").write_text("{}")
-    (out / f".blurgen.lock.new-{os.getppid()}").write_text("{}")  # another run about to take the lock
-    (out / ".manifest.json.tmp-1").write_text("{}")
+    (out / ".manifest.json.tmp-1").write_text("{}")  # names of earlier versions, too
+    (out / ".train-00000-of-00004.h5.0a1b2c3d.tmp-99999").write_bytes(b"half")
     go(pattern(), out, resume=True)
-    assert sorted(p.name for p in out.glob(".*")) == [f".blurgen.lock.new-{os.getppid()}"]
+    assert not list(out.glob(".*"))
 
 
 def test_build_job_rebuilds_the_same_job():
@@ -204,41 +201,50 @@ def test_resume_remakes_a_damaged_shard(tmp_path):
     assert not list(out.glob(".*"))
 
 
-def test_a_live_lock_refuses_a_second_run(tmp_path):
-    out = tmp_path / "o"
-    out.mkdir()
-    lock = {"pid": os.getppid(), "host": os.uname().nodename, "started": "earlier"}
-    (out / ".blurgen.lock").write_text(json.dumps(lock))
-    for resume in (False, True):
-        with pytest.raises(ConfigError, match=f"being written by another run \\(pid {os.getppid()}"):
-            go(pattern(), out, resume=resume)
-    assert json.loads((out / ".blurgen.lock").read_text()) == lock
+def _hold_lock(out):
+    """Hold OUT's run lock from this process, through a descriptor of its own, the way
+    another run would (an OS lock: it conflicts with any other open file description)."""
+    import fcntl
+
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out / ".blurgen.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.pwrite(fd, json.dumps({"pid": 4242, "host": os.uname().nodename, "started": "earlier"}).encode(), 0)
+    return fd
 
 
-def test_a_stale_lock_is_taken_over_by_resume(tmp_path):
+def test_a_held_lock_refuses_a_second_run(tmp_path):
     out = tmp_path / "o"
-    out.mkdir()
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    (out / ".blurgen.lock").write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename}))
-    with pytest.raises(ConfigError, match="lock left by a killed run .*--resume"):
-        go(pattern(), out)
-    m = go(pattern(), out, resume=True)
+    fd = _hold_lock(out)
+    try:
+        for resume in (False, True):
+            with pytest.raises(ConfigError, match=r"being written by another run \(pid 4242, since earlier\)"):
+                go(pattern(), out, resume=resume)
+        assert json.loads((out / ".blurgen.lock").read_text())["pid"] == 4242  # the holder's file untouched
+        assert sorted(p.name for p in out.iterdir()) == [".blurgen.lock"]
+    finally:
+        os.close(fd)
+    m = go(pattern(), out)  # released: the next run takes it, and removes it at the end
     assert m["status"] == "complete" and not (out / ".blurgen.lock").exists()
 
 
-def test_two_concurrent_runs_one_refused(tmp_path):
+def test_a_lock_file_of_a_killed_run_does_not_block(tmp_path):
+    """An OS lock dies with its process: the file a killed run left is not a lock."""
     out = tmp_path / "o"
-    cmd = [sys.executable, "-m", "blurgen.jobs.pattern", "--out", str(out), "--n", "40", "--delay", "0.05", "--quiet"]
-    first = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    out.mkdir()
+    (out / ".blurgen.lock").write_text(json.dumps({"pid": 999999, "host": os.uname().nodename}))
+    m = go(pattern(), out)  # nothing else in OUT: a new run
+    assert m["status"] == "complete" and not (out / ".blurgen.lock").exists()
+
+
+def test_a_second_process_is_refused_while_a_run_holds_the_lock(tmp_path):
+    out = tmp_path / "o"
+    fd = _hold_lock(out)
+    cmd = [sys.executable, "-m", "blurgen.commands.pattern", "--out", str(out), "--n", "4", "--quiet"]
     try:
-        for _ in range(200):
-            if (out / ".blurgen.lock").exists():
-                break
-            subprocess.run(["sleep", "0.02"])
         second = subprocess.run(cmd, capture_output=True, text=True)
-        assert second.returncode == 1
-        assert f"being written by another run (pid {first.pid}" in second.stderr
     finally:
-        first.kill()
-        first.wait()
+        os.close(fd)
+    assert second.returncode == 1
+    assert second.stderr.strip() == (f"Error: {out} is being written by another run (pid 4242, since earlier); "
+                                     "wait for it to finish or choose another --out")

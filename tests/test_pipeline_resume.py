@@ -25,7 +25,7 @@ def shard_hashes(out):
 
 def cli(out, *extra):
     return [
-        sys.executable, "-m", "blurgen.jobs.pattern", "--out", str(out), "--n", str(N), "--size", f"{SIZE}x{SIZE}",
+        sys.executable, "-m", "blurgen.commands.pattern", "--out", str(out), "--n", str(N), "--size", f"{SIZE}x{SIZE}",
         "--samples-per-shard", str(PER_SHARD), "--delay", str(DELAY), "--quiet", *extra,
     ]
 

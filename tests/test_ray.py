@@ -152,7 +152,7 @@ def test_ray_cluster_address_writes_the_loky_shards(ray_cluster, tmp_path, how):
     out = tmp_path / "o"
     n = sum(PARAMS["splits"].values())
     # the pattern job's command line takes one size; the job itself is checked in-process above
-    cmd = [sys.executable, "-m", "blurgen.jobs.pattern", "--out", str(out), "--n", str(n), "--size", "10x12",
+    cmd = [sys.executable, "-m", "blurgen.commands.pattern", "--out", str(out), "--n", str(n), "--size", "10x12",
            "--arrays", "blur,flow,valid", "--samples-per-shard", "3", "--seed", "5", "--backend", "ray",
            "--scheduler", scheduler, "--quiet"]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)

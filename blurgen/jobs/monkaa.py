@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from blurgen.errors import ConfigError, InputError, SkipSample
-from blurgen.pipeline import Task
+from blurgen.jobs.base import PlannedJob, Task
 from blurgen.shards.schema import Sample
 from blurgen.sources import monkaa as src
 from blurgen.synth.interpolate import INTERPOLATORS, FlowGuidedInterpolator
@@ -120,8 +120,8 @@ class MonkaaConfig:
         return f"flow-guided/{self.method}" if self.interpolator == "flow-guided" else self.interpolator
 
 
-class MonkaaJob:
-    """Job of kind ``synth-monkaa`` (see docs/internals.md for the interface)."""
+class MonkaaJob(PlannedJob):
+    """Job of kind ``synth-monkaa`` (the interface: ``blurgen.jobs.base.Job``)."""
 
     kind = "synth-monkaa"
 
@@ -129,7 +129,6 @@ class MonkaaJob:
         self.config = config
         self.root = Path(root)
         self.params = config.to_params()
-        self._plan: tuple[list[Task], list[dict]] | None = None
         self._interp = None
         if config.interpolator == "superslomo":
             # Load (and so check) the weights before any sample is made: a refused or
@@ -137,9 +136,7 @@ class MonkaaJob:
             self.interpolator()
 
     # -- planning ---------------------------------------------------------------------
-    def _planned(self) -> tuple[list[Task], list[dict]]:
-        if self._plan is not None:
-            return self._plan
+    def _plan(self) -> tuple[list[Task], list[dict]]:
         c = self.config
         pairs, notes = src.find_pairs(self.root, render_pass=c.render_pass, camera=c.camera)
         skips = [dict(n) for n in notes]
@@ -170,8 +167,7 @@ class MonkaaJob:
         if unselected:
             skips.append({"key": "monkaa", "reason": f"{unselected} pair(s) not selected: the split takes "
                           f"{c.n_train} train + {c.n_test} test pairs (seed {c.split_seed})", "count": unselected})
-        self._plan = (tasks, skips)
-        return self._plan
+        return tasks, skips
 
     def _uses_neighbours(self) -> bool:
         c = self.config
@@ -182,12 +178,6 @@ class MonkaaJob:
 
         folder = self.root / Path(pair.frame0).parent
         return common_size(sorted(q for q in folder.iterdir() if q.is_file()))[0]
-
-    def tasks(self) -> list[Task]:
-        return list(self._planned()[0])
-
-    def planned_skips(self) -> list[dict]:
-        return [dict(s) for s in self._planned()[1]]
 
     def inputs(self) -> list[str]:
         files: set[str] = set()
@@ -298,8 +288,7 @@ class MonkaaJob:
 
     def __getstate__(self):
         # Workers get the job once per call: leave the plan and any loaded network behind.
-        state = dict(self.__dict__)
-        state["_plan"] = None
+        state = super().__getstate__()
         state["_interp"] = None
         return state
 

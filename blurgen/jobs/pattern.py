@@ -15,7 +15,7 @@ params (all optional):
 - ``planned_skip_keys``: keys dropped while planning (reported by ``planned_skips``);
 - ``delay_s``: seconds to sleep in each ``make`` (to kill a run at a chosen moment).
 
-``python -m blurgen.jobs.pattern --out O [--n N] [--size HxW] [pipeline flags]`` runs it.
+``python -m blurgen.commands.pattern --out O [--n N] [--size HxW] [pipeline flags]`` runs it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from blurgen.errors import ConfigError, InputError, SkipSample
-from blurgen.pipeline import Task
+from blurgen.jobs.base import Task
 from blurgen.shards.schema import ARRAYS, Sample
 
 DEFAULTS: dict[str, Any] = {
@@ -160,48 +160,3 @@ class PatternJob:
 
 def build(params: dict[str, Any], root: Path | None) -> PatternJob:
     return PatternJob(root, dict(params))
-
-
-def _main() -> None:
-    import sys
-
-    import click
-
-    from blurgen.commands._common import pipeline_options, run_from_cli
-
-    @click.command("pattern")
-    @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None, help="Input files to hash and mix in.")
-    @click.option("--n", "n", type=int, default=24, show_default=True, help="Samples in split 'train'.")
-    @click.option("--size", default="24x32", show_default=True, help="Frame size HxW.")
-    @click.option("--arrays", default="blur,flow", show_default=True, help="Comma-separated array names.")
-    @click.option("--content", type=click.Choice(["noise", "smooth"]), default="noise", show_default=True)
-    @click.option("--delay", type=float, default=0.0, help="Seconds each sample takes (sleep).")
-    @click.option("--bad-key", "bad_keys", multiple=True, help="Key whose input is corrupt.")
-    @pipeline_options
-    def cmd(root, n, size, arrays, content, delay, bad_keys, **opts):
-        """Run the pattern job through the shared pipeline."""
-        h, w = (int(v) for v in size.lower().split("x"))
-        params = {
-            "splits": {"train": n},
-            "sizes": [[h, w]],
-            "arrays": arrays.split(","),
-            "content": content,
-            "delay_s": delay,
-            "bad_keys": list(bad_keys),
-        }
-        run_from_cli(build(params, root), command=["python", "-m", "blurgen.jobs.pattern", *sys.argv[1:]], **opts)
-
-    from blurgen.errors import BlurgenError
-
-    try:
-        cmd.main(standalone_mode=False)
-    except click.ClickException as e:
-        e.show()
-        raise SystemExit(e.exit_code) from None
-    except BlurgenError as e:
-        click.echo(f"Error: {e}", err=True)
-        raise SystemExit(1) from None
-
-
-if __name__ == "__main__":
-    _main()

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from blurgen.errors import ConfigError, InputError
-from blurgen.pipeline import Task
+from blurgen.jobs.base import PlannedJob, Task
 from blurgen.shards.schema import Sample
 from blurgen.sources.frames import FrameSequence
 from blurgen.sources.windows import check_window, plan_windows, plan_stream_windows
@@ -119,8 +119,8 @@ def _key_index(i: int, digits: int) -> str:
     return f"{i:0{digits}d}"
 
 
-class RealJob:
-    """Job of kind ``real`` (see docs/internals.md for the interface)."""
+class RealJob(PlannedJob):
+    """Job of kind ``real`` (the interface: ``blurgen.jobs.base.Job``)."""
 
     kind = "real"
 
@@ -132,7 +132,6 @@ class RealJob:
                                                        config.crf_name or "crf table")
         self.averaging = Averaging(config.averaging, crf)
         self._estimator = None
-        self._plan: tuple[list[Task], list[dict]] | None = None
         if config.flow_model != NO_FLOW:
             self._estimator = self._build_estimator()
 
@@ -263,21 +262,8 @@ class RealJob:
             raise failures[0]
         return tasks, skips
 
-    def _planned(self) -> tuple[list[Task], list[dict]]:
-        if self._plan is None:
-            self._plan = self._plan_video() if self.config.source == "video" else self._plan_frames()
-            keys = [t.key for t in self._plan[0]]
-            if len(set(keys)) != len(keys):
-                dup = sorted({k for k in keys if keys.count(k) > 1})[:3]
-                raise InputError(self.root, f"two windows share a key ({', '.join(dup)})",
-                                 "sequence names must be unique")
-        return self._plan
-
-    def tasks(self) -> list[Task]:
-        return list(self._planned()[0])
-
-    def planned_skips(self) -> list[dict]:
-        return [dict(s) for s in self._planned()[1]]
+    def _plan(self) -> tuple[list[Task], list[dict]]:
+        return self._plan_video() if self.config.source == "video" else self._plan_frames()
 
     def inputs(self) -> list[str]:
         files: set[str] = set()
@@ -388,12 +374,6 @@ class RealJob:
         else:
             meta["folder"] = p["folder"]
         return meta
-
-    def __getstate__(self):
-        # Workers get the job once per call: leave the plan (every task) behind.
-        state = dict(self.__dict__)
-        state["_plan"] = None
-        return state
 
 
 def build(params: dict[str, Any], root: Path | None) -> RealJob:

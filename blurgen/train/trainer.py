@@ -119,7 +119,7 @@ def _finish_run_manifest(path: Path, summary: dict[str, Any]) -> None:
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    from blurgen.io._atomic import atomic_write_bytes
+    from blurgen.utils import atomic_write_bytes
 
     atomic_write_bytes(path, (json.dumps(obj, indent=1, allow_nan=False) + "\n").encode("utf-8"))
 

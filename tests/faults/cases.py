@@ -43,7 +43,7 @@ PATTERN = Case(
     "pattern",
     (),
     ("--n", "24", "--size", "24x32", "--samples-per-shard", "3", "--delay", "0.03"),
-    module="blurgen.jobs.pattern",
+    module="blurgen.commands.pattern",
 )
 
 SYNTH_MONKAA = Case(

@@ -73,7 +73,7 @@ def dataset(tmp_path_factory):
     for i in range(3):
         (root / "seq" / f"{i:04d}.bin").write_bytes(bytes([i]) * 100)
     out = base / "out"
-    r = run([sys.executable, "-m", "blurgen.jobs.pattern", "--root", str(root), "--n", "6", "--size", "64x64",
+    r = run([sys.executable, "-m", "blurgen.commands.pattern", "--root", str(root), "--n", "6", "--size", "64x64",
              "--samples-per-shard", "2", "--out", str(out), "--quiet"])
     assert r.rc == 0, str(r)
     return root, out, json.loads((out / "manifest.json").read_text())

@@ -1,0 +1,76 @@
+"""What runs in a worker: make one sample and say how it went, as a small picklable result."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Union
+
+from blurgen.errors import InputError, SkipSample
+from blurgen.jobs.base import Job, Task
+from blurgen.shards.schema import Sample, sample_digest, validate_sample
+from blurgen.utils import rng_for
+
+
+@dataclass(frozen=True)
+class Made:
+    """The sample and its content digest (what the manifest records)."""
+
+    sample: Sample
+    digest: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A deliberate skip (``SkipSample``): always recorded, never an error."""
+
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """Bad input (``InputError``): recorded under ``--on-error skip``, fatal under ``fail``.
+
+    The error travels as its parts (``InputError`` does not pickle with its arguments).
+    """
+
+    record: dict[str, Any]
+    path: str | None
+    reason: str
+    fix: str | None
+
+    def error(self) -> InputError:
+        return InputError(self.path, self.reason, self.fix)
+
+
+Result = Union[Made, Skipped, BadInput]
+
+
+def make_one(job: Job, task: Task, seed: int) -> Result:
+    """Make one sample with the rng of ``(seed, task.key)``. Other exceptions than a skip or
+    bad input are bugs and propagate."""
+    try:
+        sample = job.make(task, rng_for(seed, task.key))
+    except SkipSample as e:
+        return Skipped({"key": task.key, "kind": "skip", "reason": e.reason, **jsonable(e.info)})
+    except InputError as e:
+        record = {"key": task.key, "kind": "input-error", "reason": str(e), "path": e.path}
+        return BadInput(record, e.path, e.reason, e.fix)
+    if sample.key != task.key:
+        raise ValueError(f"job {job.kind} made sample {sample.key!r} for task {task.key!r}")
+    validate_sample(sample, task.size)
+    return Made(sample, sample_digest(sample.key, sample.arrays, sample.meta))
+
+
+def jsonable(info: dict[str, Any]) -> dict[str, Any]:
+    """``info`` with numpy scalars unwrapped and anything not JSON as its ``str``."""
+    out = {}
+    for k, v in info.items():
+        if hasattr(v, "item"):
+            v = v.item()
+        try:
+            json.dumps(v, allow_nan=False)
+        except (TypeError, ValueError):
+            v = str(v)
+        out[k] = v
+    return out
