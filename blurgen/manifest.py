@@ -31,6 +31,8 @@ from typing import Any
 
 from blurgen import __version__
 from blurgen.errors import ConfigError, InputError
+from blurgen.shards.reader import SHARD_RE, ShardReader
+from blurgen.shards.schema import sample_digest
 from blurgen.utils import atomic_write_text, file_sha256
 
 MANIFEST_NAME = "manifest.json"
@@ -54,7 +56,6 @@ def check_relpath(path: str, what: str = "input path") -> str:
 
 def check_shard_name(name: str) -> str:
     """A shard name must be a plain file name ``SPLIT-iiiii-of-nnnnn.h5`` (no folders)."""
-    from blurgen.shards.reader import SHARD_RE
 
     if not isinstance(name, str) or "/" in name or "\\" in name or name in (".", "..") or not SHARD_RE.match(name):
         raise ConfigError(f"manifest shard name {name!r} is not a plain 'SPLIT-00000-of-00001.h5' name; refusing it")
@@ -221,8 +222,6 @@ def verify(out: str | os.PathLike) -> VerifyReport:
     """Check ``OUT`` against ``OUT/manifest.json``: recompute every shard's sha256 and every
     sample's content digest. Names each missing, extra, truncated or altered shard, each
     missing, extra or altered sample, and a partial run."""
-    from blurgen.shards.reader import ShardReader
-    from blurgen.shards.schema import sample_digest
 
     out = Path(out)
     rep = VerifyReport()

@@ -14,6 +14,7 @@ import copy
 import hashlib
 import json
 import os
+import tomllib
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,6 @@ RECIPES = "pipelines"  # the shipped folder of named recipes
 
 
 def _load_toml(path: Path | Traversable) -> dict[str, Any]:
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib
     try:
         with path.open("rb") as f:
             return tomllib.load(f)

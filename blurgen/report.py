@@ -13,6 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from blurgen.errors import InputError
+from blurgen.io.flowviz import flow_to_color
+from blurgen.io.frames import write_image
+from blurgen.shards.reader import SHARD_RE, ShardReader
 from blurgen.utils import atomic_write_text
 
 LICENCES = {
@@ -28,7 +31,6 @@ LICENCES = {
 
 def shard_files(out: Path) -> list[Path]:
     """Complete shards of an output folder, sorted by name ([] when there are none yet)."""
-    from blurgen.shards.reader import SHARD_RE
 
     out = Path(out)
     if not out.is_dir():
@@ -38,7 +40,6 @@ def shard_files(out: Path) -> list[Path]:
 
 def read_records(out: Path) -> list[dict]:
     """Key, shard, index and meta of every sample in the folder's shards."""
-    from blurgen.shards.reader import ShardReader
 
     recs = []
     for p in shard_files(out):
@@ -78,8 +79,6 @@ def _tag(img: np.ndarray, text: str) -> np.ndarray:
 
 def contact_sheet(out: Path, n: int = 8, seed: int = 0, tile_width: int = 200) -> np.ndarray:
     """(H, W, 3) uint8 RGB: one row per random sample: blur | flow colour | first | last."""
-    from blurgen.io.flowviz import flow_to_color
-    from blurgen.shards.reader import ShardReader
 
     recs = read_records(out)
     if not recs:
@@ -108,7 +107,6 @@ def contact_sheet(out: Path, n: int = 8, seed: int = 0, tile_width: int = 200) -
 
 
 def write_preview(out: Path, png: Path, n: int = 8, seed: int = 0) -> Path:
-    from blurgen.io.frames import write_image
 
     sheet = contact_sheet(out, n=n, seed=seed)
     Path(png).parent.mkdir(parents=True, exist_ok=True)
@@ -128,7 +126,6 @@ def _manifest(out: Path) -> dict:
 
 def compute_stats(out: Path, flow_pixels: int = 20000, seed: int = 0) -> dict:
     """Counts per split and source, s / n / flow-magnitude samples, skipped reasons."""
-    from blurgen.shards.reader import ShardReader
 
     recs = read_records(out)
     man = _manifest(out)
@@ -245,7 +242,6 @@ def dataset_card(out: Path, manifest: dict | None = None) -> str:
 
 
 def _datasets(out: Path) -> set[str]:
-    from blurgen.shards.reader import ShardReader
 
     names: set[str] = set()
     for p in shard_files(out)[:1]:

@@ -24,7 +24,8 @@ import numpy as np
 
 from blurgen.errors import ConfigError, InputError
 from blurgen.flow.base import FlowEstimator
-from blurgen.utils import file_sha256
+from blurgen.utils import file_sha256, load_refusal
+from blurgen.zoo import check_digest, entry_for_file, load_registry, weights_dir
 
 RANDOM = "random"  # checkpoint value that means "random weights" (timing and tests only)
 DEFAULT_CKPT = "things"  # the paper's PWC-Net / FlowNet2 were trained on FlyingThings3D
@@ -82,7 +83,6 @@ def weight_dirs() -> list[Path]:
     """
     import torch
 
-    from blurgen.zoo import weights_dir
 
     dirs = [weights_dir(), Path(torch.hub.get_dir()) / "checkpoints"]
     seen, out = set(), []
@@ -97,7 +97,6 @@ def weight_dirs() -> list[Path]:
 def _zoo_name(model: str, ckpt: str) -> str | None:
     """The zoo registry's name for a ptlflow checkpoint (``pwcnet-things``), if it has one."""
     try:
-        from blurgen.zoo import load_registry
 
         for entry in load_registry().values():
             if entry.kind == "ptlflow" and entry.model == model and entry.ptlflow_ckpt == ckpt:
@@ -133,7 +132,6 @@ def _check_hash_in_name(path: Path, url: str) -> None:
 def _check_zoo_digest(path: Path) -> None:
     """The full sha256 the zoo holds for this file name (the registry's, or the one pinned on
     first download by ``blurgen zoo fetch``); refuse a mismatch. No entry or no full digest: no check."""
-    from blurgen.zoo import check_digest, entry_for_file
 
     entry = entry_for_file(path.name)
     if entry is None or not entry.sha256:
@@ -231,7 +229,6 @@ def _load_net(model: str, path: Path | None, device: str):
             path, f"not a ptlflow checkpoint: no {e} entry", "save it as {'state_dict': model.state_dict()}"
         ) from None
     except pickle.UnpicklingError as e:
-        from blurgen.utils import load_refusal
 
         raise InputError(
             path, f"refused by torch.load(weights_only=True): {load_refusal(e)}",

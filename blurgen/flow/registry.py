@@ -7,6 +7,7 @@ import os
 from blurgen.errors import ConfigError
 from blurgen.flow.base import FlowEstimator
 from blurgen.flow.classical import DISFlow, FarnebackFlow, ZeroFlow
+from blurgen.flow.learned import PtlflowEstimator
 
 CLASSICAL = ("dis", "dis-medium", "dis-fast", "dis-ultrafast", "farneback", "zero")
 
@@ -50,6 +51,5 @@ def get_estimator(
         if key == "farneback":
             return FarnebackFlow()
         return DISFlow("medium" if key in ("dis", "dis-medium") else key.split("-", 1)[1])
-    from blurgen.flow.learned import PtlflowEstimator
 
     return PtlflowEstimator(name.strip(), ckpt=ckpt, device=device, batch_size=batch_size)

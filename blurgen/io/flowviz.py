@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from blurgen.io.frames import write_image
+
 # Hue transitions of the wheel: red-yellow, yellow-green, green-cyan, cyan-blue,
 # blue-magenta, magenta-red (55 colours).
 RY, YG, GC, CB, BM, MR = 15, 6, 4, 11, 13, 6
@@ -71,6 +73,5 @@ def flow_to_color(flow: np.ndarray, max_mag: float | None = None) -> np.ndarray:
 
 def write_flow_png(path: str | os.PathLike, flow: np.ndarray, max_mag: float | None = None) -> None:
     """Write :func:`flow_to_color` of ``flow`` as a PNG (atomically)."""
-    from blurgen.io.frames import write_image
 
     write_image(path, flow_to_color(flow, max_mag))

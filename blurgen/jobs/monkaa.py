@@ -24,10 +24,22 @@ from typing import Any
 import numpy as np
 
 from blurgen.errors import ConfigError, InputError, SkipSample
+from blurgen.io.frames import common_size, read_image
+from blurgen.io.pfm import read_pfm_flow
+from blurgen.jobs._params import config_from_params
 from blurgen.jobs.base import PlannedJob, Task
 from blurgen.shards.schema import Sample
 from blurgen.sources import monkaa as src
-from blurgen.synth.interpolate import INTERPOLATORS, FlowGuidedInterpolator
+from blurgen.synth.blur import synthesize_blur, to_uint8
+from blurgen.synth.interpolate import (
+    INTERPOLATORS,
+    FlowGuidedInterpolator,
+    LinearInterpolator,
+    SuperSloMoInterpolator,
+    accelerations,
+    frame_count,
+    max_displacement,
+)
 
 MOTIONS = ("quadratic", "linear")
 
@@ -107,7 +119,6 @@ class MonkaaConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "MonkaaConfig":
-        from blurgen.jobs._params import config_from_params
 
         return config_from_params(cls, params, "synth-monkaa")
 
@@ -174,7 +185,6 @@ class MonkaaJob(PlannedJob):
         return c.interpolator == "flow-guided" and c.method == "splat" and c.motion == "quadratic"
 
     def _folder_size(self, pair: src.MonkaaPair) -> tuple[int, int] | None:
-        from blurgen.io.frames import common_size
 
         folder = self.root / Path(pair.frame0).parent
         return common_size(sorted(q for q in folder.iterdir() if q.is_file()))[0]
@@ -201,18 +211,15 @@ class MonkaaJob(PlannedJob):
             if c.interpolator == "flow-guided":
                 self._interp = FlowGuidedInterpolator(c.method)
             elif c.interpolator == "linear":
-                from blurgen.synth.interpolate import LinearInterpolator
 
                 self._interp = LinearInterpolator()
             else:
-                from blurgen.synth.interpolate import SuperSloMoInterpolator
 
                 self._interp = SuperSloMoInterpolator.from_checkpoint(
                     c.slomo_ckpt, trust=c.trust_checkpoint, device=c.device, max_batch=c.slomo_batch)
         return self._interp
 
     def _read_flow(self, rel: str, size: tuple[int, int]) -> np.ndarray:
-        from blurgen.io.pfm import read_pfm_flow
 
         path = self.root / rel
         if not path.is_file():
@@ -224,7 +231,6 @@ class MonkaaJob(PlannedJob):
         return flow
 
     def _read_frame(self, rel: str, size: tuple[int, int]) -> np.ndarray:
-        from blurgen.io.frames import read_image
 
         path = self.root / rel
         if not path.is_file():
@@ -238,7 +244,6 @@ class MonkaaJob(PlannedJob):
     def _accelerations(self, p: dict, size, flow01, flow10) -> tuple[dict, str | None]:
         """``({"accel0", "accel1"}, "quadratic")`` from the neighbour flows, or ``({}, "linear")``
         when a neighbour flow file is absent (the first or last frame of a download)."""
-        from blurgen.synth.interpolate import accelerations
 
         if "flow0m" not in p:
             return {}, ("linear" if self.config.interpolator == "flow-guided" and self.config.method == "splat" else None)
@@ -251,8 +256,6 @@ class MonkaaJob(PlannedJob):
 
     def make(self, task: Task, rng: np.random.Generator | None = None) -> Sample:
         """Make one sample (``rng`` is unused: nothing is drawn at random)."""
-        from blurgen.synth.blur import synthesize_blur, to_uint8
-        from blurgen.synth.interpolate import frame_count, max_displacement
 
         c = self.config
         p = task.payload

@@ -30,12 +30,27 @@ from typing import Any
 
 import numpy as np
 
+from blurgen import flow
 from blurgen.errors import ConfigError, InputError
+from blurgen.io.frames import common_size, read_image
+from blurgen.io.video import probe_video
+from blurgen.jobs._params import config_from_params
 from blurgen.jobs.base import PlannedJob, Task
 from blurgen.shards.schema import Sample
-from blurgen.sources.frames import FrameSequence
-from blurgen.sources.windows import check_window, plan_windows, plan_stream_windows
-from blurgen.synth.average import MODES as AVERAGING_MODES, Accumulator, Averaging, check_crf
+from blurgen.sources import gopro, nfs
+from blurgen.sources.frames import FrameSequence, find_frame_sequences
+from blurgen.sources.splits import read_split_file
+from blurgen.sources.video import (
+    TIME_TOL,
+    VideoFile,
+    find_videos,
+    frame_times,
+    read_window,
+    time_tolerance,
+)
+from blurgen.sources.windows import check_window, plan_stream_windows, plan_windows
+from blurgen.synth.average import MODES as AVERAGING_MODES
+from blurgen.synth.average import Accumulator, Averaging, check_crf
 
 SOURCES = ("gopro", "nfs", "video", "frames")
 NO_FLOW = "none"
@@ -103,7 +118,6 @@ class RealConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "RealConfig":
-        from blurgen.jobs._params import config_from_params
 
         if "source" not in params:
             raise ConfigError("the real job needs a source (--source gopro|nfs|video|frames)")
@@ -137,12 +151,11 @@ class RealJob(PlannedJob):
 
     # -- flow -------------------------------------------------------------------------
     def _build_estimator(self):
-        from blurgen.flow import get_estimator, is_classical
 
         c = self.config
-        if is_classical(c.flow_model):
-            return get_estimator(c.flow_model, ckpt=c.flow_ckpt)
-        return get_estimator(c.flow_model, ckpt=c.flow_ckpt, device=c.device)
+        if flow.is_classical(c.flow_model):
+            return flow.get_estimator(c.flow_model, ckpt=c.flow_ckpt)
+        return flow.get_estimator(c.flow_model, ckpt=c.flow_ckpt, device=c.device)
 
     @property
     def estimator(self):
@@ -158,18 +171,13 @@ class RealJob(PlannedJob):
     def _sequences(self) -> list[FrameSequence]:
         c = self.config
         if c.source == "gopro":
-            from blurgen.sources import gopro
-            from blurgen.sources.splits import read_split_file
 
             splits = c.splits if c.splits is not None else read_split_file(gopro.DEFAULT_SPLIT_FILE)
             return gopro.find_sequences(self.root, splits)
         if c.source == "nfs":
-            from blurgen.sources import nfs
-            from blurgen.sources.splits import read_split_file
 
             splits = c.splits if c.splits is not None else read_split_file(nfs.DEFAULT_SPLIT_FILE)
             return nfs.find_sequences(self.root, splits)
-        from blurgen.sources.frames import find_frame_sequences
 
         splits = c.splits or {}
         return find_frame_sequences(self.root, lambda name: splits.get(name, splits.get(Path(name).name, "train")))
@@ -182,7 +190,6 @@ class RealJob(PlannedJob):
         return None
 
     def _plan_frames(self) -> tuple[list[Task], list[dict]]:
-        from blurgen.io.frames import common_size
 
         c = self.config
         tasks: list[Task] = []
@@ -217,8 +224,6 @@ class RealJob(PlannedJob):
         return tasks, skips
 
     def _plan_video(self) -> tuple[list[Task], list[dict]]:
-        from blurgen.io.video import probe_video
-        from blurgen.sources.video import VideoFile, find_videos, frame_times, time_tolerance
 
         c = self.config
         tasks: list[Task] = []
@@ -302,7 +307,6 @@ class RealJob(PlannedJob):
                     kept.append(img)
                     names.append(rel)
         else:
-            from blurgen.sources.video import TIME_TOL, read_window
 
             path = self.root / p["video"]
             first, last = p["frames"]
@@ -321,21 +325,19 @@ class RealJob(PlannedJob):
         times["average"] += time.perf_counter() - t0
         arrays = {"blur": blur}
         if c.flow_model != NO_FLOW:
-            from blurgen.flow import estimate_window, fb_consistency
 
             t0 = time.perf_counter()
-            fwd, bwd = estimate_window(self._estimator, kept, c.flow_mode, names)
+            fwd, bwd = flow.estimate_window(self._estimator, kept, c.flow_mode, names)
             arrays.update(flow=np.ascontiguousarray(fwd, np.float32), flow_bwd=np.ascontiguousarray(bwd, np.float32),
-                          valid=fb_consistency(fwd, bwd))  # first frame's grid
+                          valid=flow.fb_consistency(fwd, bwd))  # first frame's grid
             if c.valid_bwd:
-                arrays["valid_bwd"] = fb_consistency(bwd, fwd)  # last frame's grid
+                arrays["valid_bwd"] = flow.fb_consistency(bwd, fwd)  # last frame's grid
             times["flow"] += time.perf_counter() - t0
         if c.store_ends:
             arrays.update(first=kept[0], last=kept[-1])
         return Sample(task.key, arrays, self._meta(task, how)), times
 
     def _read_frame(self, rel: str, size: tuple[int, int]) -> np.ndarray:
-        from blurgen.io.frames import read_image
 
         path = self.root / rel
         img = read_image(path)

@@ -11,8 +11,8 @@ unwritable output ends the run with one line saying how to finish it (``interrup
 
 from blurgen.jobs.base import Task
 from blurgen.parallel import BACKENDS, check_backend, executor
-from blurgen.pipeline.plan import ON_ERROR, Settings, ShardPlan, auto_samples_per_shard, plan_shards, resolve_settings
 from blurgen.pipeline.loop import run
+from blurgen.pipeline.plan import ON_ERROR, Settings, ShardPlan, auto_samples_per_shard, plan_shards, resolve_settings
 from blurgen.pipeline.rebuild import rerun
 from blurgen.pipeline.worker import BadInput, Made, Skipped, make_one
 

@@ -11,8 +11,8 @@ from typing import Any
 from blurgen import manifest as mf
 from blurgen.errors import BlurgenError, ConfigError, InputError
 from blurgen.jobs import build_job
-from blurgen.pipeline.book import diff_line
 from blurgen.pipeline import loop
+from blurgen.pipeline.book import diff_line
 from blurgen.utils import file_sha256
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from blurgen import __version__
 from blurgen.errors import ConfigError
+from blurgen.io import write_flo, write_image, write_pfm
 from blurgen.sources.procedural.catalog import LAYOUTS, SeqSpec, build_scene, sequences
 from blurgen.sources.procedural.scene import Scene
 from blurgen.sources.windows import plan_windows
@@ -172,7 +173,6 @@ class _Writer:
 
 def _write_monkaa(w: _Writer, spec: SeqSpec, scene: Scene) -> list[dict]:
     """Both flow files of every frame; the items of the pairs (k, k+1) (blur still to make)."""
-    from blurgen.io import write_pfm
 
     indices = spec.indices()
     fwd: dict[int, np.ndarray] = {}
@@ -195,7 +195,6 @@ def _write_monkaa(w: _Writer, spec: SeqSpec, scene: Scene) -> list[dict]:
 def _write_windows(w: _Writer, spec: SeqSpec, scene: Scene) -> tuple[list[dict], list[dict]]:
     """Flows first <-> last of every 7-frame window of a 240 fps sequence; returns
     ``(items, dropped)`` (blur still to make)."""
-    from blurgen.io import write_flo
 
     windows, gaps = plan_windows(spec.indices(), WINDOW)
     tdir, d = _truth_dir(spec), spec.digits
@@ -227,7 +226,6 @@ def _write_nfs_extras(w: _Writer, spec: SeqSpec, scene: Scene, frames: dict[int,
     """The annotation file of ``240/`` and the ``30/`` folder (every 8th frame, numbered
     from 00001, with its own annotation file). One line per frame:
     ``1 xmin ymin xmax ymax frame lost occluded generated "label"``."""
-    from blurgen.io import write_image
 
     def line(i: int, number: int) -> str:
         x0, y0, x1, y1 = _nfs_box(scene, spec.time(i))
@@ -248,7 +246,6 @@ def _write_sequence(out: Path, spec: SeqSpec, cfg: SampleConfig, with_blur: bool
     """Write one sequence's frames, flows and annotations (and, if ``with_blur``, its truth
     blurs); return its record (for ``truth/index.json`` and ``sample.json``) and its scene.
     Items whose blur is not made yet have ``n_sub`` None."""
-    from blurgen.io import write_image
 
     scene = build_scene(spec, cfg.seed, cfg.width, cfg.height)
     w = _Writer(out)
@@ -284,7 +281,6 @@ def _write_sequence(out: Path, spec: SeqSpec, cfg: SampleConfig, with_blur: bool
 
 def _write_blur(out: Path, scene: Scene, item: dict, blur_step: float) -> int:
     """Make and write the continuous-time blur of one truth item; return its ``n_sub``."""
-    from blurgen.io import write_pfm
 
     blur, n = scene.blur(item["t0"], item["t1"], blur_step)
     p = out / item["blur"]

@@ -33,6 +33,7 @@ import numpy as np
 
 from blurgen.errors import InputError
 from blurgen.io import decoding
+from blurgen.io.video import iter_video_frames
 from blurgen.sources.frames import describe_folder
 
 VIDEO_EXTS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".mts", ".m2ts",
@@ -182,7 +183,6 @@ def _strip_tags(line: str) -> str:
 
 def _decode_stream(path: Path, first: int, count: int) -> list[np.ndarray]:
     """Frames ``first .. first + count - 1`` decoded from the start of the stream (exact, slow)."""
-    from blurgen.io.video import iter_video_frames
 
     out: list[np.ndarray] = []
     it = iter_video_frames(path, start=first)

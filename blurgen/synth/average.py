@@ -36,7 +36,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from blurgen.errors import InputError
+from blurgen.errors import ConfigError, InputError
 
 MODES = ("srgb", "gamma", "crf")
 GAMMA = 2.2
@@ -115,7 +115,6 @@ class Averaging:
 
     def __post_init__(self):
         if self.mode not in MODES:
-            from blurgen.errors import ConfigError
 
             raise ConfigError(f"unknown averaging {self.mode!r}; choose one of {', '.join(MODES)}")
         if self.mode == "crf":
