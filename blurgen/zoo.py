@@ -200,12 +200,6 @@ def entry_for_file(file_name: str, root: Path | None = None) -> ZooEntry | None:
     return None
 
 
-def find_file(file_name: str, root: Path | None = None) -> Path | None:
-    """A file in the zoo's weights folder by its file name, or None."""
-    p = weights_dir(root) / file_name
-    return p if p.is_file() else None
-
-
 def _check_loadable(path: Path, kind: str) -> None:
     """Refuse files that torch cannot read safely (weights_only) for the kinds that need it."""
     if kind == "superslomo":

@@ -54,11 +54,6 @@ def _ptlflow():
     return ptlflow
 
 
-def ptlflow_model_names() -> list[str]:
-    """Every model name ptlflow knows (imports ptlflow, about 3 s)."""
-    return list(_ptlflow().get_model_names())
-
-
 def pretrained_checkpoints(model: str) -> dict[str, str]:
     """ptlflow's checkpoint names of ``model`` -> release URL (empty when it has none)."""
     ptlflow = _ptlflow()

@@ -72,12 +72,6 @@ def _flo_parts(flow: np.ndarray) -> tuple[bytes, np.ndarray]:
     return _TAG_BYTES + np.array([w, h], "<i4").tobytes(), np.ascontiguousarray(f, "<f4")
 
 
-def encode_flo(flow: np.ndarray) -> bytes:
-    """The bytes of a ``.flo`` file for ``flow`` ``(H, W, 2)``."""
-    header, body = _flo_parts(flow)
-    return header + body.tobytes()
-
-
 def write_flo(path: str | os.PathLike, flow: np.ndarray) -> None:
     """Write ``(H, W, 2)`` flow (pixels; converted to float32) as a ``.flo`` file, atomically."""
     header, body = _flo_parts(flow)

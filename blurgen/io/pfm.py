@@ -134,12 +134,6 @@ def _pfm_parts(arr: np.ndarray) -> tuple[bytes, np.ndarray]:
     return b"%s\n%d %d\n-1.0\n" % (magic, w, h), body
 
 
-def encode_pfm(arr: np.ndarray) -> bytes:
-    """The bytes of a little-endian PFM file for ``arr`` (see :func:`write_pfm`)."""
-    header, body = _pfm_parts(arr)
-    return header + body.tobytes()
-
-
 def write_pfm(path: str | os.PathLike, arr: np.ndarray) -> None:
     """Write ``arr`` as a little-endian PFM, atomically.
 

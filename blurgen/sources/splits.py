@@ -72,14 +72,6 @@ def read_split_file(name_or_path: str | os.PathLike) -> dict[str, str]:
     return parse_split_text(text, str(p))
 
 
-def format_split(mapping: dict[str, str], header: str = "") -> str:
-    """Split-file text for ``mapping``, grouped by split, names sorted."""
-    lines = [f"# {h}" if h else "#" for h in header.splitlines()] if header else []
-    for split in sorted(set(mapping.values()), key=lambda s: (s != "train", s)):
-        lines += [f"{seq} {split}" for seq in sorted(k for k, v in mapping.items() if v == split)]
-    return "\n".join(lines) + "\n"
-
-
 def ranked_split(names: Iterable[str], train_fraction: float = 0.7, salt: str = "") -> dict[str, str]:
     """Deterministic train / test assignment of ``names`` (see the module docstring).
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,25 +31,6 @@ INTERPOLATORS = ("flow-guided", "superslomo", "linear")
 
 
 # ----------------------------------------------------------------------------- the rule
-@dataclass(frozen=True)
-class BlurRule:
-    """The paper's rule: ``n = max(ceil(s), min_n)`` intermediate frames; skip ``s > max_s``.
-
-    ``s`` is the largest displacement (L2 norm, pixels) of the ground-truth flow 0 -> 1.
-    With ``n`` intermediate frames at ``t = k / (n + 1)`` consecutive rendered frames are
-    ``s / (n + 1) < 1`` pixel apart.
-    """
-
-    max_s: float = 100.0
-    min_n: int = 5
-
-    def n_for(self, s: float) -> int:
-        return frame_count(s, self.min_n)
-
-    def keeps(self, s: float) -> bool:
-        return bool(s <= self.max_s)
-
-
 def max_displacement(flow: np.ndarray) -> float:
     """``s``: the largest flow magnitude ``sqrt(u^2 + v^2)`` over the image, pixels.
 

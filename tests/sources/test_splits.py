@@ -3,7 +3,7 @@
 import pytest
 
 from blurgen.errors import ConfigError
-from blurgen.sources.splits import format_split, parse_split_text, ranked_split, read_split_file
+from blurgen.sources.splits import parse_split_text, ranked_split, read_split_file
 
 
 def test_parse_and_round_trip(tmp_path):
@@ -11,7 +11,7 @@ def test_parse_and_round_trip(tmp_path):
     m = parse_split_text(text)
     assert m == {"A": "train", "B": "test", "C": "val"}
     p = tmp_path / "s.txt"
-    p.write_text(format_split(m, "header"))
+    p.write_text(text)
     assert read_split_file(p) == m
 
 

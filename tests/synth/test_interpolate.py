@@ -10,7 +10,6 @@ import pytest
 from blurgen.synth import _splat
 from blurgen.synth.blur import psnr, synthesize_blur
 from blurgen.synth.interpolate import (
-    BlurRule,
     FlowGuidedInterpolator,
     LinearInterpolator,
     accelerations,
@@ -68,14 +67,11 @@ def test_rule_keeps_consecutive_frames_within_one_pixel(s):
     assert s * np.diff(t).max() < 1.0
 
 
-def test_s_is_the_largest_l2_length_and_the_skip_threshold():
+def test_s_is_the_largest_l2_length():
     f = np.zeros((4, 5, 2), np.float32)
     f[1, 2] = (3.0, 4.0)  # length 5
     f[3, 0] = (-4.5, 0.0)
     assert max_displacement(f) == pytest.approx(5.0)
-    rule = BlurRule()
-    assert rule.keeps(100.0) and not rule.keeps(100.01)
-    assert rule.n_for(5.0) == 5
 
 
 # ----------------------------------------------------------------------------- linear
