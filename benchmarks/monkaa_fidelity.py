@@ -95,7 +95,8 @@ def main(argv=None) -> int:
     from blurgen.sources.monkaa import flow_path
     from blurgen.sources.sample import scene_for
     from blurgen.synth.interpolate import (FlowGuidedInterpolator, LinearInterpolator, SuperSloMoInterpolator,
-                                           accelerations, frame_count, max_displacement)
+                                           frame_count, max_displacement)
+    from blurgen.synth.scene import accelerations
 
     cv2.setNumThreads(1)
     methods: list[tuple[str, object, str]] = [

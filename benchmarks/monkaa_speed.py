@@ -89,7 +89,8 @@ def main(argv=None) -> int:
     import torch
 
     from blurgen.synth.blur import synthesize_blur
-    from blurgen.synth.interpolate import FlowGuidedInterpolator, accelerations, frame_count, max_displacement
+    from blurgen.synth.interpolate import FlowGuidedInterpolator, frame_count, max_displacement
+    from blurgen.synth.scene import accelerations
 
     cv2.setNumThreads(1)
     w, h = (int(v) for v in args.size.lower().split("x"))

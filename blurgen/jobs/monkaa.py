@@ -31,15 +31,9 @@ from blurgen.jobs.base import PlannedJob, Task
 from blurgen.shards.schema import Sample
 from blurgen.sources import monkaa as src
 from blurgen.synth.blur import synthesize_blur, to_uint8
-from blurgen.synth.interpolate import (
-    INTERPOLATORS,
-    FlowGuidedInterpolator,
-    LinearInterpolator,
-    SuperSloMoInterpolator,
-    accelerations,
-    frame_count,
-    max_displacement,
-)
+from blurgen.synth.interpolate import (INTERPOLATORS, FlowGuidedInterpolator, LinearInterpolator,
+                                       SuperSloMoInterpolator, frame_count, max_displacement)
+from blurgen.synth.scene import accelerations
 
 MOTIONS = ("quadratic", "linear")
 

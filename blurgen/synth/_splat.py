@@ -89,12 +89,19 @@ def splat_frame_numpy(img0, img1, flow01, flow10, layer0, layer1, t: float, hole
 
     accel0, accel1: optional ``(H, W, 2)`` accelerations (see :func:`curve_weight`).
     """
-    import cv2
-    import scipy.sparse as sparse
-
     h, w = img0.shape[:2]
+    sx, sy, px, py, side_w = _paths(flow01, flow10, t, accel0, accel1)
+    layer = np.concatenate([layer0.ravel(), layer1.ravel()]).astype(np.int64)
+    acc, sw = _splat_sums(img0, img1, sx, sy, px, py, side_w, layer, h, w)
+    out = _composite(acc, sw, img0, img1)
+    return np.ascontiguousarray(_fill_holes(out, acc, img0, img1, t, hole), dtype=np.float32)
+
+
+def _paths(flow01, flow10, t: float, accel0, accel1):
+    """Source pixel coordinates of both frames (``sx``, ``sy``, float64), where they are at
+    time ``t`` (``px``, ``py``, float32) and each side's blend weight (``1 - t`` / ``t``)."""
+    h, w = flow01.shape[:2]
     hw = h * w
-    n_src = 2 * hw
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
     sx = np.concatenate([gx.ravel(), gx.ravel()])
     sy = np.concatenate([gy.ravel(), gy.ravel()])
@@ -107,12 +114,21 @@ def splat_frame_numpy(img0, img1, flow01, flow10, layer0, layer1, t: float, hole
         if acc is not None:
             px[k * hw:(k + 1) * hw] += curve * acc[..., 0].ravel()
             py[k * hw:(k + 1) * hw] += curve * acc[..., 1].ravel()
+    return sx, sy, px, py, side_w
+
+
+def _splat_sums(img0, img1, sx, sy, px, py, side_w, layer, h: int, w: int):
+    """Bilinear splats of both frames' pixels into per-layer sums: ``acc`` (L, H, W, 10) of
+    weight, weighted colour and, per side, weighted source x, y and x^2 + y^2; ``sw`` (L, H,
+    W, 2) the weight from each side."""
+    import scipy.sparse as sparse
+
+    hw, n_src = h * w, 2 * h * w
     keep = (px > -1) & (px < w) & (py > -1) & (py < h)
     x0 = np.floor(px).astype(np.int64)
     y0 = np.floor(py).astype(np.int64)
     fx = (px - x0).astype(np.float64)
     fy = (py - y0).astype(np.float64)
-    layer = np.concatenate([layer0.ravel(), layer1.ravel()]).astype(np.int64)
     # The splatting matrix: rows (layer, y, x) plus one dump row, columns = source pixels.
     dump = N_LAYERS * hw
     rows, vals = [], []
@@ -125,8 +141,7 @@ def splat_frame_numpy(img0, img1, flow01, flow10, layer0, layer1, t: float, hole
         vals.append(np.where(ok, side_w * wx * wy, 0.0))
     idx = np.stack(rows, axis=1).ravel()
     wgt = np.stack(vals, axis=1).ravel()
-    indptr = np.arange(0, 4 * n_src + 1, 4)
-    m = sparse.csc_matrix((wgt, idx, indptr), shape=(dump + 1, n_src))
+    m = sparse.csc_matrix((wgt, idx, np.arange(0, 4 * n_src + 1, 4)), shape=(dump + 1, n_src))
     side = np.concatenate([np.zeros(hw, bool), np.ones(hw, bool)])
     values = np.zeros((n_src, 10), np.float64)
     values[:, 0] = 1.0
@@ -139,10 +154,14 @@ def splat_frame_numpy(img0, img1, flow01, flow10, layer0, layer1, t: float, hole
         values[on, 6 + 3 * s] = sx[on] ** 2 + sy[on] ** 2
     per_side_w = m @ np.stack([~side, side], axis=1).astype(np.float64)  # (rows, 2)
     acc = (m @ values)[:dump].reshape(N_LAYERS, h, w, 10)
-    sw = per_side_w[:dump].reshape(N_LAYERS, h, w, 2)
-    den = acc[..., 0]
-    num = acc[..., 1:4]
+    return acc, per_side_w[:dump].reshape(N_LAYERS, h, w, 2)
 
+
+def _composite(acc, sw, img0, img1) -> np.ndarray:
+    """Layers front to back over each other; where a layer's splats come from one coherent
+    neighbourhood of a source frame, its colour is a bicubic read there instead."""
+    h, w = img0.shape[:2]
+    den, num = acc[..., 0], acc[..., 1:4]
     out = np.zeros((h, w, 3), np.float64)
     seen = np.zeros((h, w), bool)
     for k in range(N_LAYERS - 1, -1, -1):
@@ -164,17 +183,26 @@ def splat_frame_numpy(img0, img1, flow01, flow10, layer0, layer1, t: float, hole
         cover = np.where(seen, np.minimum(d, 1.0), 1.0) * present
         out = cover[..., None] * colour + (1.0 - cover[..., None]) * out
         seen |= present
+    return out
+
+
+def _fill_holes(out, acc, img0, img1, t: float, hole: int) -> np.ndarray:
+    """Pixels no splat reached: the mean of the splats in a ``hole`` x ``hole`` box, else the
+    cross-fade of the two frames."""
+    import cv2
+
+    den, num = acc[..., 0], acc[..., 1:4]
     total = den.sum(0)
     holes = total < HOLE
-    if holes.any():
-        num_all = np.ascontiguousarray(num.sum(0))
-        num_b = cv2.boxFilter(num_all, -1, (hole, hole), normalize=False, borderType=cv2.BORDER_CONSTANT)
-        den_b = cv2.boxFilter(np.ascontiguousarray(total), -1, (hole, hole), normalize=False,
-                              borderType=cv2.BORDER_CONSTANT)
-        filled = num_b / np.maximum(den_b, EPS)[..., None]
-        fade = (1.0 - t) * img0 + t * img1
-        out = np.where(holes[..., None], np.where((den_b > HOLE)[..., None], filled, fade), out)
-    return np.ascontiguousarray(out, dtype=np.float32)
+    if not holes.any():
+        return out
+    num_all = np.ascontiguousarray(num.sum(0))
+    num_b = cv2.boxFilter(num_all, -1, (hole, hole), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    den_b = cv2.boxFilter(np.ascontiguousarray(total), -1, (hole, hole), normalize=False,
+                          borderType=cv2.BORDER_CONSTANT)
+    filled = num_b / np.maximum(den_b, EPS)[..., None]
+    fade = (1.0 - t) * img0 + t * img1
+    return np.where(holes[..., None], np.where((den_b > HOLE)[..., None], filled, fade), out)
 
 
 # ----------------------------------------------------------------------------- numba kernels

@@ -434,7 +434,7 @@ def test_killed_run_does_not_look_complete(tmp_path, monkeypatch):
     out = tmp_path / "S"
     write_sample(out, SampleConfig(W, H, only=("nfs",)))
     assert (out / "sample.json").is_file()
-    real = sample_mod._write_sequence
+    real = sample_mod.write_sequence
     calls = []
 
     def dies_on_second(*args):
@@ -443,7 +443,7 @@ def test_killed_run_does_not_look_complete(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args)
 
-    monkeypatch.setattr(sample_mod, "_write_sequence", dies_on_second)
+    monkeypatch.setattr(sample_mod, "write_sequence", dies_on_second)
     with pytest.raises(KeyboardInterrupt):
         write_sample(out, SampleConfig(W, H, only=("nfs",)), overwrite=True)
     assert not (out / "sample.json").exists()

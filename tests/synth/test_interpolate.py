@@ -9,17 +9,8 @@ import pytest
 
 from blurgen.synth import _splat
 from blurgen.synth.blur import psnr, synthesize_blur
-from blurgen.synth.interpolate import (
-    FlowGuidedInterpolator,
-    LinearInterpolator,
-    accelerations,
-    blur_times,
-    consistency,
-    flow_regions,
-    frame_count,
-    max_displacement,
-    occluders,
-)
+from blurgen.synth.interpolate import FlowGuidedInterpolator, LinearInterpolator, blur_times, frame_count, max_displacement
+from blurgen.synth.scene import accelerations, consistency, flow_regions, occluders
 
 
 def texture(x: np.ndarray, y: np.ndarray) -> np.ndarray:
