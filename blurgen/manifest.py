@@ -33,7 +33,7 @@ from blurgen import __version__
 from blurgen.errors import ConfigError, InputError
 from blurgen.shards.reader import SHARD_RE, ShardReader
 from blurgen.shards.schema import sample_digest
-from blurgen.utils import atomic_write_text, file_sha256
+from blurgen.utils import TMP_MARK, atomic_write_text, file_sha256
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA = 1
@@ -222,75 +222,82 @@ def verify(out: str | os.PathLike) -> VerifyReport:
     """Check ``OUT`` against ``OUT/manifest.json``: recompute every shard's sha256 and every
     sample's content digest. Names each missing, extra, truncated or altered shard, each
     missing, extra or altered sample, and a partial run."""
-
     out = Path(out)
-    rep = VerifyReport()
     if not out.is_dir():
         raise InputError(out, "not a folder", "give the --out folder of a dataset run")
     man = load_manifest(out / MANIFEST_NAME)
-    if man["status"] != "complete":
-        done = len(man["shards"])
-        planned = len(man["plan"].get("shards", []))
-        rep.problems.append(
-            f"manifest status is {man['status']!r}: {done} of {planned} shards complete (finish it with --resume)"
-        )
+    rep = VerifyReport()
     by_shard: dict[str, list[dict[str, Any]]] = {}
     for s in man["samples"]:
         by_shard.setdefault(s["shard"], []).append(s)
     recorded = {s["name"] for s in man["shards"]}
-    for p in man["plan"].get("shards", []):
-        if p["name"] not in recorded and man["status"] == "complete":
-            rep.problems.append(f"missing shard {p['name']}: planned but not in the manifest's shard list")
-    for name in sorted(set(by_shard) - recorded):
-        rep.problems.append(f"manifest lists samples in {name} but no such shard")
+    rep.problems += _listing_problems(out, man, by_shard, recorded)
+    for entry in man["shards"]:
+        rep.shards += 1
+        _check_shard(out / entry["name"], entry, by_shard.get(entry["name"], []), rep)
+    return rep
 
+
+def _listing_problems(out: Path, man: dict[str, Any], by_shard: dict[str, list], recorded: set[str]) -> list[str]:
+    """A partial run, planned shards that are not there, samples of unknown shards, extra files."""
+    problems = []
+    if man["status"] != "complete":
+        problems.append(f"manifest status is {man['status']!r}: {len(man['shards'])} of "
+                        f"{len(man['plan'].get('shards', []))} shards complete (finish it with --resume)")
+        planned_missing = []
+    else:
+        planned_missing = [p["name"] for p in man["plan"].get("shards", []) if p["name"] not in recorded]
+    problems += [f"missing shard {n}: planned but not in the manifest's shard list" for n in planned_missing]
+    problems += [f"manifest lists samples in {n} but no such shard" for n in sorted(set(by_shard) - recorded)]
     # Companions a run or the user writes beside the shards: the dataset card and plots.
     expected = {MANIFEST_NAME, "README.md", "preview.png", "stats.png"} | recorded
     for rel in _files_under(out):
         if rel not in expected:
             why = " (a run's lock: a run is going on or was killed)" if rel == LOCK_NAME else ""
-            if ".tmp-" in rel:
+            if TMP_MARK in rel:
                 why = " (a temporary file left by a killed run; --resume removes it)"
-            rep.problems.append(f"extra file {rel}{why}")
+            problems.append(f"extra file {rel}{why}")
+    return problems
 
-    for entry in man["shards"]:
-        name = entry["name"]
-        path = out / name
-        rep.shards += 1
-        if not path.is_file():
-            rep.problems.append(f"missing shard {name}")
-            continue
-        size = path.stat().st_size
-        if size < entry["bytes"]:
-            rep.problems.append(f"truncated shard {name}: {size} bytes, manifest says {entry['bytes']}")
-        elif size > entry["bytes"]:
-            rep.problems.append(f"altered shard {name}: {size} bytes, manifest says {entry['bytes']}")
-        elif file_sha256(path) != entry["sha256"]:
-            rep.problems.append(f"altered shard {name}: sha256 differs from the manifest")
-        want = by_shard.get(name, [])
-        try:
-            with ShardReader(path) as r:
-                keys = r.keys()
-                for rec in want:
-                    rep.samples += 1
-                    i = rec["index"]
-                    if i >= len(keys) or keys[i] != rec["key"]:
-                        rep.problems.append(f"missing sample {rec['key']} (shard {name}, index {i})")
-                        continue
-                    try:
-                        arrays = r.read(i)
-                        digest = sample_digest(keys[i], arrays, r.meta_text(i))
-                    except Exception as e:  # corrupt chunk: h5py raises OSError or ValueError
-                        rep.problems.append(f"altered sample {rec['key']} (shard {name}, index {i}): unreadable ({e})")
-                        continue
-                    if digest != rec["digest"]:
-                        rep.problems.append(f"altered sample {rec['key']} (shard {name}, index {i}): digest differs")
-                listed = {rec["key"] for rec in want}
-                for k in keys:
-                    if k not in listed:
-                        rep.problems.append(f"extra sample {k} in shard {name}: not in the manifest")
-                if len(keys) != entry["samples"]:
-                    rep.problems.append(f"shard {name} holds {len(keys)} samples, manifest says {entry['samples']}")
-        except (InputError, OSError, KeyError) as e:
-            rep.problems.append(f"unreadable shard {name}: {e}")
-    return rep
+
+def _check_shard(path: Path, entry: dict[str, Any], want: list[dict[str, Any]], rep: VerifyReport) -> None:
+    """The shard's size and sha256, then each of its samples (``want``: the manifest's records)."""
+    name = entry["name"]
+    if not path.is_file():
+        rep.problems.append(f"missing shard {name}")
+        return
+    size = path.stat().st_size
+    if size < entry["bytes"]:
+        rep.problems.append(f"truncated shard {name}: {size} bytes, manifest says {entry['bytes']}")
+    elif size > entry["bytes"]:
+        rep.problems.append(f"altered shard {name}: {size} bytes, manifest says {entry['bytes']}")
+    elif file_sha256(path) != entry["sha256"]:
+        rep.problems.append(f"altered shard {name}: sha256 differs from the manifest")
+    try:
+        with ShardReader(path) as r:
+            keys = r.keys()
+            for rec in want:
+                rep.samples += 1
+                problem = _sample_problem(r, keys, rec, name)
+                if problem:
+                    rep.problems.append(problem)
+            listed = {rec["key"] for rec in want}
+            rep.problems += [f"extra sample {k} in shard {name}: not in the manifest" for k in keys if k not in listed]
+            if len(keys) != entry["samples"]:
+                rep.problems.append(f"shard {name} holds {len(keys)} samples, manifest says {entry['samples']}")
+    except (InputError, OSError, KeyError) as e:
+        rep.problems.append(f"unreadable shard {name}: {e}")
+
+
+def _sample_problem(r: ShardReader, keys: list[str], rec: dict[str, Any], name: str) -> str | None:
+    i = rec["index"]
+    where = f"(shard {name}, index {i})"
+    if i >= len(keys) or keys[i] != rec["key"]:
+        return f"missing sample {rec['key']} {where}"
+    try:
+        digest = sample_digest(keys[i], r.read(i), r.meta_text(i))
+    except Exception as e:  # noqa: BLE001 - a corrupt chunk: whatever h5py raises
+        return f"altered sample {rec['key']} {where}: unreadable ({e})"
+    if digest != rec["digest"]:
+        return f"altered sample {rec['key']} {where}: digest differs"
+    return None
