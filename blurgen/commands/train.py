@@ -136,40 +136,17 @@ def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers,
     """EPE of a B2F-net checkpoint on shards: min of both directions and each direction,
     overall and per source, with the zero-flow baseline."""
     import json
-    from pathlib import Path
 
     import torch
 
-    from blurgen.errors import InputError
-    from blurgen.shards.reader import ShardDataset, list_shards
-    from blurgen.train.checkpoint import load_model
-    from blurgen.train.ddp import pick_device
-    from blurgen.train.evaluate import evaluate_dataset, format_table, json_result
+    from blurgen.train.evaluate import evaluate_checkpoint, format_table
 
     if threads:
         torch.set_num_threads(threads)
-    sp = None if split in ("all", "auto") else split
-    if split == "auto" and Path(shards).is_dir():
-        try:
-            list_shards(shards, "test")
-            sp = "test"
-        except InputError:
-            sp = None
-    dev = pick_device(device)
-    model, _ = load_model(ckpt, dev)
-    ds = ShardDataset(shards, split=sp, crop=crop if crop else None, crop_mode="center" if crop else "none")
-    if len(ds) == 0:
-        raise InputError(shards, "no samples to evaluate")
-    if batch_size > 1 and not crop and len(set(ds._sizes)) > 1:
-        raise ConfigError(f"{shards}: frames of several sizes {sorted(set(ds._sizes))} cannot share a batch; "
-                          "use --batch-size 1 or --crop N")
-    idx = list(range(min(limit, len(ds)))) if limit else None
-    meter = evaluate_dataset(model, ds, dev, batch_size=batch_size, workers=workers, amp=amp, indices=idx,
-                             show_progress=not as_json)
-    res = meter.result()
-    res["split"] = sp or "all"
+    res = evaluate_checkpoint(ckpt, shards, split=split, crop=crop, batch_size=batch_size, limit=limit,
+                              device=device, amp=amp, workers=workers, progress=not as_json)
     if as_json:
-        click.echo(json.dumps(json_result(res), sort_keys=True))
+        click.echo(json.dumps(res, sort_keys=True))
         return
     click.echo(f"{ckpt} on {shards} (split {res['split']}, {res['n']} samples, "
                f"{'full frames' if not crop else f'{crop}x{crop} centre crops'})")

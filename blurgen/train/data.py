@@ -171,7 +171,8 @@ def resolve_crop(crop: int | None, sizes: list[tuple[Path, tuple[int, int]]]) ->
                   f"{h}x{w} frames of {path.name}; {fits} is the largest multiple of 64 that fits every shard")
 
 
-def _sizes(paths: list[Path]) -> list[tuple[Path, tuple[int, int]]]:
+def shard_sizes(paths: list[Path]) -> list[tuple[Path, tuple[int, int]]]:
+    """(path, (H, W)) of every shard in ``paths`` that holds samples (empty ones left out)."""
     out = []
     for p in paths:
         n, size = shard_info(p)
@@ -189,7 +190,7 @@ def build_datasets(cfg: TrainConfig) -> TrainData:
     val_paths = validation_paths(cfg) if separate else []
     if set(map(Path.resolve, val_paths)) & set(map(Path.resolve, train_paths)):
         raise ConfigError("the validation shards are training shards too: give --val-shards another folder")
-    crop, crop_note = resolve_crop(cfg.crop, _sizes(train_paths + val_paths))
+    crop, crop_note = resolve_crop(cfg.crop, shard_sizes(train_paths + val_paths))
     full = ShardDataset(train_paths, crop=crop, crop_mode=cfg.crop_mode, seed=cfg.seed)
     if len(full) == 0:
         raise InputError(cfg.shards, f"no training samples (split {cfg.train_split!r})", "check --shards / --train-split")

@@ -3,16 +3,26 @@ per source, next to the zero-flow baseline (the EPE of predicting no motion at a
 
 Images whose size is not a multiple of 64 are padded (edge replication, bottom/right)
 and the flow is cropped back, so full frames of any size can be evaluated.
+
+``evaluate_checkpoint(ckpt, shards, ...)`` is ``blurgen eval`` as one call: it returns the
+object ``blurgen eval --json`` prints.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
+from pathlib import Path
 
 import torch
 
+from blurgen.errors import ConfigError, InputError
 from blurgen.models.b2fnet.net import pad_to_multiple
+from blurgen.shards.reader import ShardDataset, list_shards
+from blurgen.train.checkpoint import load_model
+from blurgen.train.data import TEST_SPLIT, shard_sizes
+from blurgen.train.ddp import pick_device
 from blurgen.train.metrics import EpeMeter, flow_metrics
 
 
@@ -78,6 +88,51 @@ def evaluate_dataset(model: torch.nn.Module, dataset, device: torch.device, batc
     finally:
         if bar is not None:
             bar.close()
+
+
+def eval_split(shards: str | os.PathLike, split: str = "auto") -> str | None:
+    """The split ``blurgen eval`` reads (None: every shard). ``auto``: ``test`` when the
+    folder ``shards`` holds test shards, else every shard; ``all``: every shard."""
+    if split not in ("auto", "all"):
+        return split
+    if split == "auto" and Path(shards).is_dir():
+        try:
+            list_shards(shards, TEST_SPLIT)
+            return TEST_SPLIT
+        except InputError:
+            return None
+    return None
+
+
+def evaluate_checkpoint(ckpt: str | os.PathLike, shards: str | os.PathLike, split: str = "auto", crop: int = 0,
+                        batch_size: int = 1, limit: int | None = None, device: str | torch.device = "auto",
+                        amp: str = "none", workers: int = 0, progress: bool = False) -> dict:
+    """EPE of the checkpoint ``ckpt`` on ``shards``: the object ``blurgen eval --json`` prints.
+
+    ``{"n", "epe_min", "epe_fwd", "epe_bwd", "zero_epe_min", "zero_epe_fwd", "zero_epe_bwd",
+    "per_source": {source: {the same but "split"}}, "split"}``: EPE in pixels, a metric
+    without a sample is None (JSON null). ``split``: see ``eval_split`` (``"all"`` in the
+    result when every shard was read). ``crop``: 0 = full frames, else ``crop`` x ``crop``
+    centre crops. ``limit``: only the first N samples. ``device``: "auto", "cpu", "cuda",
+    "cuda:N" or a torch.device. Frames of several sizes need ``batch_size`` 1 or a crop.
+    """
+    sp = eval_split(shards, split)
+    dev = pick_device(device) if isinstance(device, str) else torch.device(device)
+    model, _ = load_model(ckpt, dev)
+    ds = ShardDataset(shards, split=sp, crop=crop or None, crop_mode="center" if crop else "none")
+    if len(ds) == 0:
+        raise InputError(shards, "no samples to evaluate")
+    if batch_size > 1 and not crop:
+        sizes = sorted({size for _, size in shard_sizes(ds.paths)})
+        if len(sizes) > 1:
+            raise ConfigError(f"{shards}: frames of several sizes {sizes} cannot share a batch; "
+                              "use --batch-size 1 or --crop N")
+    idx = list(range(min(limit, len(ds)))) if limit else None
+    meter = evaluate_dataset(model, ds, dev, batch_size=batch_size, workers=workers, amp=amp, indices=idx,
+                             show_progress=progress)
+    res = meter.result()
+    res["split"] = sp or "all"
+    return json_result(res)
 
 
 def _fmt(v: float) -> str:

@@ -9,7 +9,9 @@ import torch
 from click.testing import CliRunner
 
 from blurgen.cli import cli, main
+from blurgen.errors import ConfigError
 from blurgen.io import read_flo, read_image, write_image
+from blurgen.train.evaluate import evaluate_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,32 @@ def test_eval_table_and_json(trained, toy_shards):
     # zero flow: EPE = |d| in both directions (flow_bwd = -flow), mean of 1..6 px motions
     assert out["zero_epe_fwd"] == pytest.approx(out["zero_epe_bwd"], rel=1e-5)
     assert 1.0 < out["zero_epe_min"] < 8.5
+
+
+def test_evaluate_checkpoint_is_what_eval_json_prints(trained, toy_shards):
+    ckpt = trained / "last.pt"
+    for flags, kw, n in (([], {}, 4),
+                         (["--split", "all", "--batch-size", "4", "--limit", "5"], dict(split="all", batch_size=4, limit=5), 5),
+                         (["--split", "train", "--crop", "64"], dict(split="train", crop=64), 8)):
+        res = CliRunner().invoke(cli, ["eval", "--ckpt", str(ckpt), "--shards", str(toy_shards), "--json",
+                                       "--threads", "1", *flags])
+        assert res.exit_code == 0, res.output
+        printed = json.loads(res.output)
+        assert printed["n"] == n and printed["per_source"]["toy"]["n"] == n
+        assert evaluate_checkpoint(ckpt, toy_shards, device="cpu", **kw) == printed
+
+
+def test_evaluate_checkpoint_refuses_mixed_sizes_in_a_batch(trained, toy_shards, toy_shards_80, tmp_path):
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "train-00000-of-00001.h5").write_bytes((toy_shards / "train-00000-of-00001.h5").read_bytes())
+    (mixed / "val-00000-of-00001.h5").write_bytes((toy_shards_80 / "train-00000-of-00001.h5").read_bytes())
+    ckpt = trained / "last.pt"
+    with pytest.raises(ConfigError, match=r"frames of several sizes \[\(64, 64\), \(80, 80\)\] cannot share a batch"):
+        evaluate_checkpoint(ckpt, mixed, batch_size=2, device="cpu")
+    assert evaluate_checkpoint(ckpt, mixed, batch_size=1, device="cpu")["n"] == 16  # no test split: every shard
+    cropped = evaluate_checkpoint(ckpt, mixed, batch_size=2, crop=64, device="cpu")
+    assert cropped["n"] == 16 and cropped["split"] == "all"
 
 
 def test_predict_any_size_writes_flo_and_png(trained, tmp_path):
