@@ -187,18 +187,6 @@ def setup_train(tmp: Path, rec: Recorder) -> list[str]:
     return ["train", "--shards", str(tmp / "shards"), "--out", str(tmp / "run")]
 
 
-class _Meter:
-    def result(self):
-        return {"n": 3}
-
-
-class _Dataset:
-    _sizes = [(64, 64)]
-
-    def __len__(self):
-        return 3
-
-
 def _torch_side(rec: Recorder) -> None:
     rec.replace("torch.set_num_threads")
     rec.replace("blurgen.train.ddp.pick_device", result="cpu")
@@ -206,11 +194,7 @@ def _torch_side(rec: Recorder) -> None:
 
 def setup_eval(tmp: Path, rec: Recorder) -> list[str]:
     _torch_side(rec)
-    rec.replace("blurgen.train.checkpoint.load_model", result=(object(), {}))
-    rec.replace("blurgen.shards.reader.ShardDataset", result=_Dataset())
-    rec.replace("blurgen.train.evaluate.evaluate_dataset", result=_Meter())
-    rec.replace("blurgen.train.evaluate.format_table", result="")
-    rec.replace("blurgen.train.evaluate.json_result", result={})
+    rec.replace("blurgen.train.evaluate.evaluate_checkpoint", result={"n": 3, "split": "all"})
     _dirs(tmp, "shards", "shards2")
     _files(tmp, "a.pt", "b.pt")
     return ["eval", "--ckpt", str(tmp / "a.pt"), "--shards", str(tmp / "shards")]
