@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from blurgen.errors import InputError
+from blurgen.models import padding
+from blurgen.utils import load_refusal
 
 MEAN = (0.429, 0.431, 0.397)  # RGB mean subtracted from [0, 1] images; std is 1
 MULTIPLE = 32  # five 2x poolings
@@ -176,30 +178,16 @@ class SuperSloMo(nn.Module):
         return blend(backward_warp(i0n, ft0), backward_warp(i1n, ft1), v0, t)
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int = MULTIPLE):
-    """Pad ``(B, C, H, W)`` at the bottom and right (edge values) to multiples of ``multiple``.
-
-    Returns ``(padded, (H, W))``; crop the result back with ``y[..., :H, :W]``.
-    """
-    h, w = x.shape[-2:]
-    ph = (-h) % multiple
-    pw = (-w) % multiple
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-    return x, (h, w)
+def pad_to_multiple(x: torch.Tensor, multiple: int = MULTIPLE) -> tuple[torch.Tensor, tuple[int, int]]:
+    """``padding.pad_to_multiple`` with Super-SloMo's multiple (32) as the default: returns
+    ``(padded, (H, W))``; crop the result back with ``y[..., :H, :W]``."""
+    return padding.pad_to_multiple(x, multiple)
 
 
 # ----------------------------------------------------------------------------- checkpoints
 CHECKPOINT_KEYS = ("state_dictFC", "state_dictAT")
 TRUST_HINT = ("the file must come from a trusted source: loading it runs pickle; "
               "pass --trust-checkpoint to load it anyway")
-
-
-def _why(err: Exception) -> str:
-    """The informative line of torch's weights-only refusal (e.g. ``Unsupported global: ...``)."""
-    from blurgen.utils import load_refusal
-
-    return load_refusal(err)
 
 
 def read_checkpoint(path: str | os.PathLike, *, trust: bool = False) -> dict:
@@ -222,7 +210,7 @@ def read_checkpoint(path: str | os.PathLike, *, trust: bool = False) -> dict:
         raise InputError(
             p,
             "checkpoint holds Python objects besides weights (the public Super-SloMo file stores a "
-            f"datetime), so the safe loader torch.load(weights_only=True) refused it ({_why(e)})",
+            f"datetime), so the safe loader torch.load(weights_only=True) refused it ({load_refusal(e)})",
             TRUST_HINT,
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as e:

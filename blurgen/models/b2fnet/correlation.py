@@ -32,6 +32,8 @@ import importlib.util
 import torch
 import torch.nn.functional as F
 
+from blurgen.models.b2fnet.config import CORR_IMPLS
+
 MATMUL_MAX_WIDTH = 32
 
 
@@ -136,11 +138,8 @@ def correlation_sampler(f1: torch.Tensor, f2: torch.Tensor, max_disp: int = 4) -
     return out.view(b, k * k, h, w) / c
 
 
-IMPLS = ("auto", "shift", "matmul", "reference", "sampler")
-
-
 def correlation(f1: torch.Tensor, f2: torch.Tensor, max_disp: int = 4, impl: str = "auto") -> torch.Tensor:
-    """Correlation cost volume (module doc); ``impl`` one of ``IMPLS``."""
+    """Correlation cost volume (module doc); ``impl`` one of ``CORR_IMPLS``."""
     with torch.autocast(device_type=f1.device.type, enabled=False):  # float32 products
         return _correlation(f1, f2, max_disp, impl)
 
@@ -159,4 +158,4 @@ def _correlation(f1: torch.Tensor, f2: torch.Tensor, max_disp: int, impl: str) -
         return correlation_reference(f1, f2, max_disp)
     if impl == "sampler":
         return correlation_sampler(f1, f2, max_disp)
-    raise ValueError(f"unknown correlation impl {impl!r}; choose one of {', '.join(IMPLS)}")
+    raise ValueError(f"unknown correlation impl {impl!r}; choose one of {', '.join(CORR_IMPLS)}")

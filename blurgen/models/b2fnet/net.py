@@ -17,12 +17,12 @@ STN localisation convs are 32 wide. ``width`` scales every width (tests use 0.25
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from blurgen.models import padding
+from blurgen.models.b2fnet.config import B2FNetConfig
 from blurgen.models.b2fnet.context import ContextNetwork
 from blurgen.models.b2fnet.decoder import FeatureDecoder
 from blurgen.models.b2fnet.encoder import FeatureEncoder
@@ -34,32 +34,6 @@ CONTEXT = (128, 128, 128, 96, 64, 32)
 STN_HIDDEN = 32
 N_LEVELS = 6
 MULTIPLE = 2**N_LEVELS  # input sizes must be multiples of 64
-
-
-@dataclass
-class B2FNetConfig:
-    """Architecture switches; saved in checkpoints as a plain dict.
-
-    width: multiplier of every channel width; stn / refine: the decoder's STN and refining
-    block (off = the paper's Table 3 ablations); max_disp: correlation search range (px at
-    each level); div_flow: internal flow scale (network units = pixels / div_flow);
-    corr_impl: correlation implementation (see correlation.py).
-    """
-
-    width: float = 1.0
-    stn: bool = True
-    refine: bool = True
-    max_disp: int = 4
-    div_flow: float = 20.0
-    corr_impl: str = "auto"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "B2FNetConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 def _w(n: int, width: float) -> int:
@@ -144,12 +118,5 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = MULTIPLE) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad (B, C, H, W) at the bottom and right by edge replication to multiples of ``multiple``.
-
-    Returns (padded, (H, W)) so that the output can be cropped back with ``[..., :H, :W]``.
-    """
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-    return x, (h, w)
+    """``padding.pad_to_multiple`` with B2F-net's multiple (64) as the default."""
+    return padding.pad_to_multiple(x, multiple)
