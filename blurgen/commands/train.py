@@ -1,6 +1,8 @@
 """`blurgen train`, `blurgen eval`, `blurgen predict`: B2F-net on shards and on images.
 
-Only click is imported at the top; torch and the training modules load inside the commands.
+At the top only click and the torch-free config (the options' defaults come from
+``TrainConfig``, ``B2FNetConfig`` and ``PRESETS``); torch and the training modules load
+inside the commands.
 """
 
 from __future__ import annotations
@@ -8,8 +10,26 @@ from __future__ import annotations
 import click
 
 from blurgen.errors import ConfigError
+from blurgen.models.b2fnet.config import CORR_IMPLS, B2FNetConfig
+from blurgen.train.config import (
+    AMP_MODES, CROP_MODES, CUDA_WORKERS, DEFAULT_CROP, LOSS_DIRECTIONS, PRESETS, TrainConfig, apply_preset, defaults,
+)
 
-PRESET_CHOICES = ("monkaa", "finetune", "none")
+D = defaults(TrainConfig)  # the options' defaults
+M = defaults(B2FNetConfig)
+
+
+def _per_preset(attr: str, fmt=str) -> str:
+    """A preset field for help texts: "preset: V" when every preset has V, else "monkaa: V, ..."."""
+    values = {name: fmt(getattr(p, attr)) for name, p in PRESETS.items()}
+    if len(set(values.values())) == 1:
+        return f"preset: {next(iter(values.values()))}"
+    return ", ".join(f"{name}: {v}" for name, v in values.items())
+
+
+PRESET_HELP = "Paper schedule: " + "; ".join(
+    f"{name} = {p.epochs} epochs, lr {p.lr:g} halved at {'/'.join(map(str, p.milestones))}"
+    for name, p in PRESETS.items()) + "."
 
 
 def _milestones(text: str | None) -> tuple[int, ...] | None:
@@ -21,53 +41,81 @@ def _milestones(text: str | None) -> tuple[int, ...] | None:
         raise ConfigError(f"--milestones {text!r}: give comma-separated epochs, e.g. 100,150,200") from None
 
 
+def config_from_options(o: dict) -> TrainConfig:
+    """The ``TrainConfig`` of ``blurgen train``'s parsed options ``o`` (preset, then overrides)."""
+    if not o["shards"] and not o["resume"]:
+        raise ConfigError("--shards is required (except with --resume)")
+    if o["val_fraction"] is not None and (o["val_shards"] or o["val_split"] != "holdout"):
+        raise ConfigError("--val-fraction sets the size of --val-split holdout; it does nothing with "
+                          "--val-shards or another --val-split")
+    same = ("batch_size", "crop", "crop_mode", "weight_decay", "seed", "max_steps", "train_split", "val_split",
+            "val_shards", "init_from", "loss_direction", "workers", "amp", "channels_last", "device", "threads",
+            "log_every", "val_every", "ckpt_every", "sync_report", "quiet")
+    kw = {k: o[k] for k in same}
+    if o["val_fraction"] is not None:
+        kw["val_fraction"] = o["val_fraction"]
+    model = B2FNetConfig(width=o["width"], stn=not o["no_stn"], refine=not o["no_refine"], corr_impl=o["corr_impl"])
+    cfg = apply_preset(TrainConfig(shards=o["shards"] or "", out=o["out"], model=model, **kw), o["preset"])
+    overrides = {"epochs": o["epochs"], "lr": o["lr"], "milestones": _milestones(o["milestones"])}
+    for name, value in overrides.items():
+        if value is not None:
+            setattr(cfg, name, value)
+    return cfg
+
+
 @click.command("train")
 @click.option("--shards", type=click.Path(exists=True), help="Folder of shards (or one shard file) to train on.")
 @click.option("--out", required=True, type=click.Path(), help="Run folder: last.pt, best.pt, tb/ (TensorBoard).")
-@click.option("--preset", type=click.Choice(PRESET_CHOICES), default="monkaa", show_default=True,
-              help="Paper schedule: monkaa = 300 epochs, lr halved at 100/150/200/250; "
-                   "finetune = 120 epochs, halved at 60/80/100.")
-@click.option("--epochs", type=int, help="Override the preset's number of epochs.")
-@click.option("--lr", type=float, help="Override the initial learning rate (preset: 1e-4).")
+@click.option("--preset", type=click.Choice([*PRESETS, "none"]), default=D["preset"], show_default=True,
+              help=PRESET_HELP)
+@click.option("--epochs", type=int, help=f"Override the preset's number of epochs ({_per_preset('epochs')}).")
+@click.option("--lr", type=float, help=f"Override the initial learning rate ({_per_preset('lr', '{:g}'.format)}).")
 @click.option("--milestones", help="Override the epochs at which the lr is halved, e.g. 100,150.")
-@click.option("--batch-size", type=int, default=4, show_default=True, help="Samples per step (per process under torchrun).")
-@click.option("--crop", type=int, default=None,
-              help="Square crop in pixels (multiple of 64) [default: 256, or the largest multiple of 64 that fits "
-                   "every shard when 256 does not].")
-@click.option("--crop-mode", type=click.Choice(["center", "random"]), default="center", show_default=True)
-@click.option("--weight-decay", type=float, default=4e-4, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--max-steps", type=int, help="Stop after this many optimiser steps in total (short runs).")
-@click.option("--train-split", default="train", show_default=True,
+@click.option("--batch-size", type=int, default=D["batch_size"], show_default=True,
+              help="Samples per step (per process under torchrun).")
+@click.option("--crop", type=int, default=D["crop"],
+              help=f"Square crop in pixels (multiple of 64) [default: {DEFAULT_CROP}, or the largest multiple of 64 "
+                   f"that fits every shard when {DEFAULT_CROP} does not].")
+@click.option("--crop-mode", type=click.Choice(CROP_MODES), default=D["crop_mode"], show_default=True)
+@click.option("--weight-decay", type=float, default=D["weight_decay"], show_default=True)
+@click.option("--seed", type=int, default=D["seed"], show_default=True)
+@click.option("--max-steps", type=int, default=D["max_steps"],
+              help="Stop after this many optimiser steps in total (short runs).")
+@click.option("--train-split", default=D["train_split"], show_default=True,
               help="Split of --shards to train on ('' = every shard but test and the validation split).")
-@click.option("--val-split", default="holdout", show_default=True,
+@click.option("--val-split", default=D["val_split"], show_default=True,
               help="What selects best.pt: holdout (a --val-fraction of the training samples, by key hash, "
                    "left out of training), none, or another split of --shards (never test).")
 @click.option("--val-fraction", type=float, default=None,
               help="Share of the training samples held out by --val-split holdout (at least one sample) "
-                   "[default: 0.05].")
-@click.option("--val-shards", type=click.Path(exists=True),
+                   f"[default: {D['val_fraction']}].")
+@click.option("--val-shards", type=click.Path(exists=True), default=D["val_shards"],
               help="Validate on these shards instead (a separate set; its test shards are never read).")
-@click.option("--init-from", type=click.Path(exists=True, dir_okay=False), help="Start from this checkpoint's weights.")
-@click.option("--loss-direction", type=click.Choice(["fwd", "min"]), default="fwd", show_default=True,
+@click.option("--init-from", type=click.Path(exists=True, dir_okay=False), default=D["init_from"],
+              help="Start from this checkpoint's weights.")
+@click.option("--loss-direction", type=click.Choice(LOSS_DIRECTIONS), default=D["loss_direction"], show_default=True,
               help="fwd: against flow first->last (paper); min: the smaller loss of both directions.")
-@click.option("--width", type=float, default=1.0, show_default=True, help="Channel width multiplier.")
-@click.option("--no-stn", is_flag=True, help="Ablation: decoders without spatial transformers.")
-@click.option("--no-refine", is_flag=True, help="Ablation: decoders without refining blocks.")
-@click.option("--corr", "corr_impl", type=click.Choice(["auto", "shift", "matmul", "reference", "sampler"]),
-              default="auto", show_default=True, help="Correlation implementation.")
-@click.option("--workers", type=int, help="DataLoader workers [default: 4 on CUDA, 0 on CPU].")
-@click.option("--amp", type=click.Choice(["none", "bf16"]), default="none", show_default=True,
-              help="bf16 autocast (CUDA).")
-@click.option("--channels-last", is_flag=True, help="channels-last memory format (CUDA).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--threads", type=int, help="torch CPU threads.")
-@click.option("--log-every", type=int, default=10, show_default=True, help="TensorBoard scalars every N steps.")
-@click.option("--val-every", type=int, default=1, show_default=True, help="Validate and write last.pt every N epochs.")
-@click.option("--ckpt-every", type=int, default=0, show_default=True, help="Also write last.pt every N steps (0: per epoch).")
-@click.option("--sync-report", is_flag=True, help="Each rank writes RUN/sync/rank-R.json with its parameter hash at the end.")
+@click.option("--width", type=float, default=M["width"], show_default=True, help="Channel width multiplier.")
+@click.option("--no-stn", is_flag=True, default=not M["stn"], help="Ablation: decoders without spatial transformers.")
+@click.option("--no-refine", is_flag=True, default=not M["refine"], help="Ablation: decoders without refining blocks.")
+@click.option("--corr", "corr_impl", type=click.Choice(CORR_IMPLS), default=M["corr_impl"], show_default=True,
+              help="Correlation implementation.")
+@click.option("--workers", type=int, default=D["workers"],
+              help=f"DataLoader workers [default: {CUDA_WORKERS} on CUDA, 0 on CPU].")
+@click.option("--amp", type=click.Choice(AMP_MODES), default=D["amp"], show_default=True, help="bf16 autocast (CUDA).")
+@click.option("--channels-last", is_flag=True, default=D["channels_last"], help="channels-last memory format (CUDA).")
+@click.option("--device", default=D["device"], show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--threads", type=int, default=D["threads"], help="torch CPU threads.")
+@click.option("--log-every", type=int, default=D["log_every"], show_default=True,
+              help="TensorBoard scalars every N steps.")
+@click.option("--val-every", type=int, default=D["val_every"], show_default=True,
+              help="Validate and write last.pt every N epochs.")
+@click.option("--ckpt-every", type=int, default=D["ckpt_every"], show_default=True,
+              help="Also write last.pt every N steps (0: per epoch).")
+@click.option("--sync-report", is_flag=True, default=D["sync_report"],
+              help="Each rank writes RUN/sync/rank-R.json with its parameter hash at the end.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last.pt exactly.")
-@click.option("--quiet", is_flag=True, help="No progress bar or messages.")
+@click.option("--quiet", is_flag=True, default=D["quiet"], help="No progress bar or messages.")
 def train(**o) -> None:
     """Train B2F-net on HDF5 shards (the paper's optimiser and schedule by default).
 
@@ -77,42 +125,12 @@ def train(**o) -> None:
     Multi-GPU or multi-process: torchrun --nproc_per_node N -m blurgen train ...
     """
     import json
+    import os
 
-    from blurgen.models.b2fnet import B2FNetConfig
-    from blurgen.train.config import TrainConfig, apply_preset
     from blurgen.train.trainer import train as run_train
 
-    if not o["shards"] and not o["resume"]:
-        raise ConfigError("--shards is required (except with --resume)")
-    if o["val_fraction"] is not None and (o["val_shards"] or o["val_split"] != "holdout"):
-        raise ConfigError("--val-fraction sets the size of --val-split holdout; it does nothing with "
-                          "--val-shards or another --val-split")
-    import torch
-
-    workers = o["workers"]
-    if workers is None:
-        on_cuda = o["device"] != "cpu" and torch.cuda.is_available()
-        workers = 4 if on_cuda else 0
-    cfg = TrainConfig(
-        shards=o["shards"] or "", out=o["out"], batch_size=o["batch_size"], crop=o["crop"],
-        crop_mode=o["crop_mode"], weight_decay=o["weight_decay"], seed=o["seed"], max_steps=o["max_steps"],
-        train_split=o["train_split"], val_split=o["val_split"], val_shards=o["val_shards"],
-        val_fraction=0.05 if o["val_fraction"] is None else o["val_fraction"],
-        init_from=o["init_from"], loss_direction=o["loss_direction"], workers=workers, amp=o["amp"],
-        channels_last=o["channels_last"], device=o["device"], threads=o["threads"], log_every=o["log_every"],
-        val_every=o["val_every"], ckpt_every=o["ckpt_every"], sync_report=o["sync_report"], quiet=o["quiet"],
-        model=B2FNetConfig(width=o["width"], stn=not o["no_stn"], refine=not o["no_refine"], corr_impl=o["corr_impl"]),
-    )
-    cfg = apply_preset(cfg, o["preset"])
-    if o["epochs"] is not None:
-        cfg.epochs = o["epochs"]
-    if o["lr"] is not None:
-        cfg.lr = o["lr"]
-    ms = _milestones(o["milestones"])
-    if ms is not None:
-        cfg.milestones = ms
-    summary = run_train(cfg, resume=o["resume"])
-    if not o["quiet"] and int(__import__("os").environ.get("RANK", "0")) == 0:
+    summary = run_train(config_from_options(o), resume=o["resume"])
+    if not o["quiet"] and int(os.environ.get("RANK", "0")) == 0:
         best = summary["best_epe"]
         click.echo(json.dumps({"steps": summary["steps"], "best_epe": None if best != best else best,
                                "selected_on": summary["selected_on"], "last": summary["last"],
@@ -128,7 +146,7 @@ def train(**o) -> None:
 @click.option("--batch-size", type=int, default=1, show_default=True)
 @click.option("--limit", type=int, help="Evaluate only the first N samples.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--amp", type=click.Choice(["none", "bf16"]), default="none", show_default=True)
+@click.option("--amp", type=click.Choice(AMP_MODES), default="none", show_default=True)
 @click.option("--workers", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, help="torch CPU threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (epe_min, epe_fwd, epe_bwd, per_source, ...).")
@@ -160,7 +178,7 @@ def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers,
 @click.option("--ckpt", required=True, type=click.Path(exists=True, dir_okay=False), help="Checkpoint (last.pt / best.pt).")
 @click.option("--out", required=True, type=click.Path(), help="Output folder (<name>.flo + <name>.png), or F.flo for one image.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--amp", type=click.Choice(["none", "bf16"]), default="none", show_default=True)
+@click.option("--amp", type=click.Choice(AMP_MODES), default="none", show_default=True)
 @click.option("--max-mag", type=float, help="Flow magnitude of full colour saturation in the PNG (default: per image).")
 @click.option("--threads", type=int, help="torch CPU threads.")
 def predict(images, ckpt, out, device, amp, max_mag, threads) -> None:

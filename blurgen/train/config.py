@@ -1,40 +1,45 @@
-"""Typed training configuration and the paper's presets.
+"""Typed training configuration and the paper's presets: the one home of training defaults.
 
 ``TrainConfig`` holds everything a run needs; ``apply_preset`` fills in the schedule of
-one of ``PRESETS``; the CLI overrides fields from flags. A checkpoint stores the config
-as a plain dict (``to_dict``) so that ``torch.load(weights_only=True)`` reads it back.
+one of ``PRESETS``; the CLI overrides fields from flags, and its options take their
+defaults from here (``defaults``). A checkpoint stores the config as a plain dict
+(``to_dict``) so that ``torch.load(weights_only=True)`` reads it back. Importing this
+module does not import torch.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
 from blurgen.errors import ConfigError
-from blurgen.models.b2fnet.net import B2FNetConfig
+from blurgen.models.b2fnet.config import B2FNetConfig
 
 
 @dataclass(frozen=True)
 class Preset:
-    """A training schedule: epochs, initial lr, epochs at which the lr is halved."""
+    """A training schedule: epochs, initial lr, epochs at which the lr is multiplied by ``lr_gamma``."""
 
     epochs: int
     lr: float
     milestones: tuple[int, ...]
     lr_gamma: float = 0.5
-    help: str = ""
 
 
 PRESETS: dict[str, Preset] = {
     # Paper, "Implementation details": Monkaa from scratch, 300 epochs, lr 1e-4 halved
     # at 100/150/200/250.
-    "monkaa": Preset(300, 1e-4, (100, 150, 200, 250), help="Monkaa blur from scratch (paper)"),
+    "monkaa": Preset(300, 1e-4, (100, 150, 200, 250)),
     # GoPro / NfS: 120 epochs, lr 1e-4 halved at 60/80/100, usually with --init-from.
-    "finetune": Preset(120, 1e-4, (60, 80, 100), help="GoPro/NfS fine-tuning (paper); use --init-from"),
+    "finetune": Preset(120, 1e-4, (60, 80, 100)),
 }
 
+DEFAULT_PRESET = "monkaa"
 AMP_MODES = ("none", "bf16")
 CROP_MODES = ("center", "random")
+LOSS_DIRECTIONS = ("fwd", "min")
+DEFAULT_CROP = 256  # the paper's; a run whose frames are smaller takes the largest multiple of 64 that fits
+CUDA_WORKERS = 4  # DataLoader workers when training on CUDA and ``workers`` is None (0 on the CPU)
 
 
 @dataclass
@@ -49,21 +54,24 @@ class TrainConfig:
     (no validation), or the name of another split of ``shards``; or ``val_shards``, a
     separate set. ``crop``: square crop in pixels (multiple of 64); None = 256, or the
     largest multiple of 64 that fits every shard when 256 does not (a run saves the crop
-    it used). ``crop_mode``: "center" (paper) or "random".
+    it used). ``crop_mode``: "center" (paper) or "random". The schedule's defaults are
+    the ``monkaa`` preset's.
     Optimiser (paper): Adam, ``betas``, ``weight_decay``; lr schedule: ``lr`` halved
     (``lr_gamma``) at each epoch in ``milestones``. ``max_steps``: stop after this many
     optimiser steps in total (None = run all epochs). ``amp``: "none" or "bf16" (CUDA
     autocast). ``val_every``: validate and write last.pt every N epochs (and when the run
-    stops). ``ckpt_every``: also write last.pt every N steps. ``device``: "auto" (CUDA when available), "cpu", "cuda".
+    stops). ``ckpt_every``: also write last.pt every N steps. ``device``: "auto" (CUDA when
+    available), "cpu", "cuda". ``workers``: DataLoader processes; None = 4 on CUDA, 0 on the
+    CPU (a run saves the number it used).
     """
 
     shards: str
     out: str
-    preset: str | None = "monkaa"
-    epochs: int = 300
-    lr: float = 1e-4
-    milestones: tuple[int, ...] = (100, 150, 200, 250)
-    lr_gamma: float = 0.5
+    preset: str | None = DEFAULT_PRESET
+    epochs: int = PRESETS[DEFAULT_PRESET].epochs
+    lr: float = PRESETS[DEFAULT_PRESET].lr
+    milestones: tuple[int, ...] = PRESETS[DEFAULT_PRESET].milestones
+    lr_gamma: float = PRESETS[DEFAULT_PRESET].lr_gamma
     batch_size: int = 4
     crop: int | None = None
     crop_mode: str = "center"
@@ -79,7 +87,7 @@ class TrainConfig:
     val_batch_size: int = 4
     init_from: str | None = None
     loss_direction: str = "fwd"
-    workers: int = 0
+    workers: int | None = None
     amp: str = "none"
     channels_last: bool = False
     device: str = "auto"
@@ -106,8 +114,8 @@ class TrainConfig:
             raise ConfigError(f"--crop-mode {self.crop_mode!r}: choose one of {', '.join(CROP_MODES)}")
         if self.amp not in AMP_MODES:
             raise ConfigError(f"--amp {self.amp!r}: choose one of {', '.join(AMP_MODES)}")
-        if self.loss_direction not in ("fwd", "min"):
-            raise ConfigError(f"--loss-direction {self.loss_direction!r}: choose fwd or min")
+        if self.loss_direction not in LOSS_DIRECTIONS:
+            raise ConfigError(f"--loss-direction {self.loss_direction!r}: choose {' or '.join(LOSS_DIRECTIONS)}")
         if self.batch_size < 1 or self.epochs < 1:
             raise ConfigError("--batch-size and --epochs must be at least 1")
         if self.max_steps is not None and self.max_steps < 1:
@@ -148,3 +156,22 @@ def apply_preset(cfg: TrainConfig, name: str | None) -> TrainConfig:
         raise ConfigError(f"--preset {name!r}: choose one of {', '.join(PRESETS)}")
     p = PRESETS[name]
     return replace(cfg, preset=name, epochs=p.epochs, lr=p.lr, milestones=p.milestones, lr_gamma=p.lr_gamma)
+
+
+def defaults(cls: type = TrainConfig) -> dict[str, Any]:
+    """Every field of the dataclass ``cls`` that has a default, with it (a factory is called):
+    the defaults the CLI shows and uses."""
+    out = {}
+    for f in fields(cls):
+        if f.default is not MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+def loader_workers(workers: int | None, device_type: str) -> int:
+    """DataLoader processes: ``workers``, or for None ``CUDA_WORKERS`` on CUDA and 0 elsewhere."""
+    if workers is not None:
+        return workers
+    return CUDA_WORKERS if device_type == "cuda" else 0

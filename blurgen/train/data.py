@@ -26,12 +26,11 @@ from typing import Any
 
 from blurgen.errors import ConfigError, InputError
 from blurgen.shards.reader import SHARD_RE, ShardDataset, list_shards, shard_info
-from blurgen.train.config import TrainConfig
+from blurgen.train.config import DEFAULT_CROP, TrainConfig
 from blurgen.utils import key_digest
 
 TEST_SPLIT = "test"
 HOLDOUT = "holdout"
-DEFAULT_CROP = 256
 CROP_STEP = 64
 
 

@@ -48,7 +48,7 @@ from blurgen.train.checkpoint import (
     FORMAT, load_checkpoint, load_scheduler_state, rng_state, save_checkpoint,
     scheduler_state, set_rng_state,
 )
-from blurgen.train.config import TrainConfig
+from blurgen.train.config import TrainConfig, loader_workers
 from blurgen.train.data import TEST_SPLIT, TrainData, build_datasets, keys_sha256
 from blurgen.train.evaluate import autocast, evaluate_dataset
 from blurgen.train.losses import multiscale_loss
@@ -192,7 +192,8 @@ def _train(cfg: TrainConfig, ckpt: dict | None, info: ddp.DistInfo) -> dict[str,
     _seed_all(cfg.seed)
 
     data = build_datasets(cfg)
-    cfg_in, cfg = cfg, replace(cfg, crop=data.crop)  # checkpoints record the crop used
+    # checkpoints record the crop and the DataLoader workers used
+    cfg_in, cfg = cfg, replace(cfg, crop=data.crop, workers=loader_workers(cfg.workers, device.type))
     train_ds, val_ds = data.train, data.val
     if data.crop_note:
         log(data.crop_note)
