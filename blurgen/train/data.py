@@ -24,6 +24,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from blurgen.errors import ConfigError, InputError
 from blurgen.shards.reader import SHARD_RE, ShardDataset, list_shards, shard_info
 from blurgen.train.config import DEFAULT_CROP, TrainConfig
@@ -85,6 +87,22 @@ class KeySubset:
     def keys(self) -> list[str]:
         k = self.base.keys()
         return [k[i] for i in self.indices]
+
+
+class SkipSampler(torch.utils.data.Sampler):
+    """The indices of the sampler ``base`` without its first ``skip`` (to resume inside an epoch)."""
+
+    def __init__(self, base, skip: int):
+        self.base, self.skip = base, int(skip)
+
+    def __iter__(self):
+        it = iter(self.base)
+        for _ in range(self.skip):
+            next(it, None)
+        yield from it
+
+    def __len__(self) -> int:
+        return max(len(self.base) - self.skip, 0)
 
 
 @dataclass

@@ -8,7 +8,7 @@ import sys
 import torch
 
 from blurgen.models.b2fnet import B2FNet, B2FNetConfig
-from blurgen.train.trainer import param_digest
+from blurgen.train.records import param_digest
 
 
 def test_torchrun_two_ranks_keep_identical_replicas(toy_shards, tmp_path):
