@@ -185,12 +185,11 @@ def predict(images, ckpt, out, device, amp, max_mag, threads) -> None:
     """Flow from single blurred images (any size): a .flo and a colour PNG per image."""
     import torch
 
-    from blurgen.train.ddp import pick_device
     from blurgen.train.predict import predict_files
 
     if threads:
         torch.set_num_threads(threads)
-    recs = predict_files(list(images), ckpt, out, device=pick_device(device), amp=amp, max_mag=max_mag)
+    recs = predict_files(list(images), ckpt, out, device=device, amp=amp, max_mag=max_mag)
     for r in recs:
         click.echo(f"{r['image']} -> {r['flo']}, {r['png']} ({r['size'][0]}x{r['size'][1]}, "
                    f"mean |flow| {r['mean_mag']:.2f} px, max {r['max_mag']:.2f} px)")

@@ -28,6 +28,9 @@ import numpy as np
 import torch
 
 from blurgen.errors import InputError
+from blurgen.models.b2fnet.config import B2FNetConfig
+from blurgen.models.b2fnet.net import B2FNet
+from blurgen.utils import load_refusal
 
 FORMAT = "blurgen-b2fnet/1"
 
@@ -94,8 +97,6 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # corrupt file, pickle with unsafe objects, ...
-        from blurgen.utils import load_refusal
-
         raise InputError(path, f"cannot be read as a checkpoint with torch.load(weights_only=True) ({load_refusal(e)})",
                          "use a checkpoint written by `blurgen train`") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "model_config" not in ckpt:
@@ -106,8 +107,6 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
     """(B2FNet in eval mode on ``device``, checkpoint dict) from a training checkpoint."""
-    from blurgen.models.b2fnet import B2FNet, B2FNetConfig
-
     ckpt = load_checkpoint(path)
     model = B2FNet(B2FNetConfig.from_dict(ckpt["model_config"]))
     try:

@@ -84,10 +84,6 @@ class KeySubset:
     def set_epoch(self, epoch: int) -> None:
         self.base.set_epoch(epoch)
 
-    def keys(self) -> list[str]:
-        k = self.base.keys()
-        return [k[i] for i in self.indices]
-
 
 class SkipSampler(torch.utils.data.Sampler):
     """The indices of the sampler ``base`` without its first ``skip`` (to resume inside an epoch)."""
@@ -116,7 +112,6 @@ class TrainData:
     crop: int
     crop_note: str | None
     train_paths: list[Path]
-    val_paths: list[Path]
     selection: dict[str, Any] = field(default_factory=dict)
     train_keys: list[str] = field(default_factory=list)
 
@@ -212,7 +207,7 @@ def build_datasets(cfg: TrainConfig) -> TrainData:
     if len(full) == 0:
         raise InputError(cfg.shards, f"no training samples (split {cfg.train_split!r})", "check --shards / --train-split")
     keys = full.keys()
-    data = TrainData(full, None, "no validation", crop, crop_note, train_paths, val_paths, {"on": "none"}, keys)
+    data = TrainData(full, None, "no validation", crop, crop_note, train_paths, {"on": "none"}, keys)
     if separate:
         val = ShardDataset(val_paths, crop=crop, crop_mode="center", seed=cfg.seed)
         shared = set(val.keys()) & set(keys)

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import torch
+from torch.utils.data import DataLoader, Subset
+from tqdm import tqdm
 
 from blurgen.errors import ConfigError, InputError
 from blurgen.models.b2fnet.net import pad_to_multiple
@@ -73,16 +75,10 @@ def evaluate_dataset(model: torch.nn.Module, dataset, device: torch.device, batc
                      workers: int = 0, amp: str = "none", channels_last: bool = False,
                      indices: list[int] | None = None, show_progress: bool = False) -> EpeMeter:
     """EPE over ``dataset`` (a ShardDataset, or the ``indices`` of it) -> EpeMeter."""
-    from torch.utils.data import DataLoader, Subset
-
     ds = dataset if indices is None else Subset(dataset, indices)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers,
                         pin_memory=(device.type == "cuda"))
-    bar = None
-    if show_progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(loader), desc="eval", unit="batch", leave=False)
+    bar = tqdm(total=len(loader), desc="eval", unit="batch", leave=False) if show_progress else None
     try:
         return evaluate_batches(model, loader, device, amp, channels_last, progress=bar)
     finally:

@@ -56,7 +56,7 @@ class EpeMeter:
     ``add(source_names, metrics, zero_metrics=None)``: lists of (B,) tensors from
     ``flow_metrics`` for the prediction and (optionally) for zero flow. NaN entries are
     skipped per metric, so ``epe_bwd`` averages only samples that have a backward label.
-    ``state()`` / ``load_sums()`` give the raw sums so that ranks can be reduced.
+    ``sums`` holds the raw sums and ``merge(sums)`` adds another meter's, so that ranks can be reduced.
     """
 
     def __init__(self):

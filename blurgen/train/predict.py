@@ -14,6 +14,9 @@ import numpy as np
 import torch
 
 from blurgen.errors import ConfigError
+from blurgen.io import read_image, write_flo, write_flow_png
+from blurgen.train.checkpoint import load_model
+from blurgen.train.ddp import pick_device
 from blurgen.train.evaluate import infer_flow
 
 
@@ -41,11 +44,11 @@ def output_paths(images: list[Path], out: Path) -> list[tuple[Path, Path]]:
 
 
 def predict_files(images: list[str | os.PathLike], ckpt: str | os.PathLike, out: str | os.PathLike,
-                  device: str = "cpu", amp: str = "none", max_mag: float | None = None) -> list[dict]:
-    """Predict every image; write .flo and colour .png. Returns one record per image."""
-    from blurgen.io import read_image, write_flo, write_flow_png
-    from blurgen.train.checkpoint import load_model
-
+                  device: str | torch.device = "cpu", amp: str = "none", max_mag: float | None = None) -> list[dict]:
+    """Predict every image; write .flo and colour .png. Returns one record per image:
+    ``{"image", "flo", "png", "size": [H, W], "mean_mag", "max_mag"}`` (pixels).
+    ``device``: "auto", "cpu", "cuda", "cuda:N" or a torch.device."""
+    device = pick_device(device) if isinstance(device, str) else device
     paths = [Path(p) for p in images]
     targets = output_paths(paths, Path(out))
     rgbs = [read_image(p) for p in paths]  # fail on a bad image before any work

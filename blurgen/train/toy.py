@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from blurgen.shards.schema import Sample
+from blurgen.shards.writer import write_shard
+from blurgen.utils import rng_for
 
 
 def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -72,9 +74,6 @@ def toy_sample(key: str, rng: np.random.Generator, size: tuple[int, int] = (64, 
 def write_toy_shards(out: str | os.PathLike, n_train: int = 8, n_test: int = 4, size: tuple[int, int] = (64, 64),
                      seed: int = 0, samples_per_shard: int = 8, **kw) -> list[Path]:
     """Write ``train-*`` and ``test-*`` toy shards into ``out``; returns the shard paths."""
-    from blurgen.shards.writer import write_shard
-    from blurgen.utils import rng_for
-
     out = Path(out)
     paths = []
     for split, count in (("train", n_train), ("test", n_test)):
