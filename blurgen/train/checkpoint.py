@@ -30,7 +30,7 @@ import torch
 from blurgen.errors import InputError
 from blurgen.models.b2fnet.config import B2FNetConfig
 from blurgen.models.b2fnet.net import B2FNet
-from blurgen.utils import load_refusal
+from blurgen.utils import atomic_path, load_refusal
 
 FORMAT = "blurgen-b2fnet/1"
 
@@ -80,13 +80,8 @@ def save_checkpoint(path: str | os.PathLike, ckpt: dict[str, Any]) -> None:
     """Write ``ckpt`` atomically (temporary name in the same folder, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         torch.save(ckpt, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -19,9 +19,9 @@ from typing import Any
 import torch
 
 from blurgen import __version__
-from blurgen.utils import atomic_write_bytes
 from blurgen.train.config import TrainConfig
 from blurgen.train.data import TEST_SPLIT, TrainData, keys_sha256
+from blurgen.utils import atomic_write_bytes
 
 RUN_FORMAT = "blurgen-train-run/1"
 

@@ -51,7 +51,13 @@ from blurgen.errors import BlurgenError, ConfigError, InputError
 from blurgen.models.b2fnet.net import B2FNet, count_parameters
 from blurgen.train import ddp
 from blurgen.train.checkpoint import (
-    FORMAT, load_checkpoint, load_scheduler_state, rng_state, save_checkpoint, scheduler_state, set_rng_state,
+    FORMAT,
+    load_checkpoint,
+    load_scheduler_state,
+    rng_state,
+    save_checkpoint,
+    scheduler_state,
+    set_rng_state,
 )
 from blurgen.train.config import TrainConfig, loader_workers
 from blurgen.train.data import TEST_SPLIT, SkipSampler, TrainData, build_datasets
