@@ -1,5 +1,6 @@
 """``blurgen synth-monkaa``: Monkaa synthetic blur (interpolate + average) to HDF5 shards.
 
+The settings are resolved by ``blurgen.jobs.prepare_job`` (``blurgen.jobs.monkaa.params_from``).
 Heavy imports (numpy, OpenCV, torch) happen inside the function body.
 """
 
@@ -10,72 +11,6 @@ from pathlib import Path
 import click
 
 from blurgen.commands._common import pipeline_options
-
-DEFAULT_RECIPE = "monkaa"
-# recipe [monkaa] keys that flags override
-FLAG_KEYS = ("interpolator", "method", "motion", "slomo_ckpt", "trust_checkpoint", "camera", "render_pass", "max_s",
-             "min_n", "n_train", "n_test", "split_seed", "store_ends", "device", "slomo_batch")
-
-
-# Settings one interpolator uses and the others do not: key -> (its flag, the settings that
-# decide whether it is used). See _unused_because.
-DEPENDENT = {
-    "method": ("--method", ("interpolator",)),
-    "motion": ("--motion", ("interpolator", "method")),
-    "slomo_ckpt": ("--slomo-ckpt", ("interpolator",)),
-    "trust_checkpoint": ("--trust-checkpoint", ("interpolator",)),
-    "slomo_batch": ("--slomo-batch", ("interpolator",)),
-    "device": ("--device", ("interpolator",)),
-}
-
-
-def _unused_because(key: str, p: dict) -> str | None:
-    """Why setting ``key`` does nothing under the settings ``p`` (None: it is used)."""
-    interp = p.get("interpolator", "flow-guided")
-    if key == "method" and interp != "flow-guided":
-        return f"only the flow-guided interpolator has methods (this run interpolates with {interp})"
-    if key == "motion" and (interp != "flow-guided" or p.get("method", "splat") != "splat"):
-        how = f"--method {p.get('method')}" if interp == "flow-guided" else interp
-        return f"only flow-guided splatting bends its paths (this run interpolates with {how})"
-    if key in ("slomo_ckpt", "trust_checkpoint", "slomo_batch") and interp != "superslomo":
-        return f"it belongs to --interpolator superslomo (this run interpolates with {interp})"
-    if key == "device" and interp != "superslomo":
-        return f"only --interpolator superslomo runs a network ({interp} runs on the CPU)"
-    return None
-
-
-def monkaa_params(recipe: dict, flags: dict) -> dict:
-    """The job params from the recipe's ``[monkaa]`` section and the flags (None = not given).
-
-    A setting the chosen interpolator does not use is refused with one line when a flag
-    gives it, and when the recipe gives a non-default value for it while the flags left
-    the deciding setting (``--interpolator``, ``--method``) to the recipe too; otherwise
-    (a default, or the recipe's choice overridden by a flag) it is left out, so the
-    manifest records only what the run used.
-    """
-    from dataclasses import fields
-
-    from blurgen.errors import ConfigError
-    from blurgen.jobs.monkaa import MonkaaConfig
-
-    section = dict(recipe.get("monkaa", {}))
-    unknown = sorted(set(section) - set(FLAG_KEYS))
-    if unknown:
-        raise ConfigError(f"recipe [monkaa] has unknown key(s): {', '.join(unknown)} (known: {', '.join(FLAG_KEYS)})")
-    given = {k: v for k, v in flags.items() if k in FLAG_KEYS and v is not None}
-    params = {k: v for k, v in {**section, **given}.items() if v is not None}
-    defaults = {f.name: f.default for f in fields(MonkaaConfig)}
-    for key, (flag, deciders) in DEPENDENT.items():  # method before motion: motion depends on it
-        why = _unused_because(key, params) if key in params else None
-        if why is None:
-            continue
-        if key in given:
-            raise ConfigError(f"{flag} has no effect here: {why}")
-        if params[key] != defaults[key] and not any(d in given for d in deciders):
-            raise ConfigError(f"recipe [monkaa] {key} = {params[key]!r} has no effect: {why}; "
-                              "remove it from the recipe")
-        del params[key]
-    return {k: params[k] for k in FLAG_KEYS if k in params}
 
 
 @click.command("synth-monkaa")
@@ -124,16 +59,12 @@ def synth_monkaa(root, interpolator, method, motion, slomo_ckpt, trust_checkpoin
     Example: `blurgen synth-monkaa --root SAMPLE/monkaa --out O` (flow-guided, offline).
     """
     from blurgen.commands._common import run_from_cli
-    from blurgen.jobs.monkaa import build
-    from blurgen.recipe import load_recipe
+    from blurgen.jobs import prepare_job
 
-    recipe = load_recipe(opts.pop("recipe") or DEFAULT_RECIPE)
     flags = dict(interpolator=interpolator, method=method, motion=motion,
                  slomo_ckpt=None if slomo_ckpt is None else str(slomo_ckpt),
                  trust_checkpoint=trust_checkpoint, camera=camera, render_pass=render_pass, max_s=max_s,
                  min_n=min_n, n_train=n_train, n_test=n_test, split_seed=split_seed, store_ends=store_ends,
                  device=device, slomo_batch=slomo_batch)
-    params = monkaa_params(recipe, flags)
-    recipe = {**recipe, "monkaa": dict(params)}
-    job = build(params, root)
+    job, recipe = prepare_job("synth-monkaa", root, opts.pop("recipe") or None, flags)
     run_from_cli(job, recipe=recipe, **opts)

@@ -17,7 +17,7 @@ raises InputError naming the file when the pair is made.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -295,3 +295,74 @@ def build(params: dict[str, Any], root: Path | None) -> MonkaaJob:
     if root is None:
         raise ConfigError("the synth-monkaa job needs an input root (--root)")
     return MonkaaJob(MonkaaConfig.from_params(params), Path(root))
+
+
+# -- settings from a recipe and the command-line flags (blurgen.jobs.prepare_job) -------------
+RECIPE_SECTION = "monkaa"
+# recipe [monkaa] keys that flags override
+FLAG_KEYS = ("interpolator", "method", "motion", "slomo_ckpt", "trust_checkpoint", "camera", "render_pass", "max_s",
+             "min_n", "n_train", "n_test", "split_seed", "store_ends", "device", "slomo_batch")
+# Settings one interpolator uses and the others do not: key -> (its flag, the settings that
+# decide whether it is used). See _unused_because.
+DEPENDENT = {
+    "method": ("--method", ("interpolator",)),
+    "motion": ("--motion", ("interpolator", "method")),
+    "slomo_ckpt": ("--slomo-ckpt", ("interpolator",)),
+    "trust_checkpoint": ("--trust-checkpoint", ("interpolator",)),
+    "slomo_batch": ("--slomo-batch", ("interpolator",)),
+    "device": ("--device", ("interpolator",)),
+}
+
+
+def default_recipe(flags: dict[str, Any]) -> str:
+    """The recipe name when none is given (the paper's Monkaa settings)."""
+    return "monkaa"
+
+
+def params_from(recipe: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
+    """The job params from the recipe's ``[monkaa]`` section and the flags (None = not given).
+
+    A setting the chosen interpolator does not use is refused with one line when a flag
+    gives it, and when the recipe gives a non-default value for it while the flags left
+    the deciding setting (``--interpolator``, ``--method``) to the recipe too; otherwise
+    (a default, or the recipe's choice overridden by a flag) it is left out, so the
+    manifest records only what the run used.
+    """
+    section = dict(recipe.get(RECIPE_SECTION, {}))
+    unknown = sorted(set(section) - set(FLAG_KEYS))
+    if unknown:
+        raise ConfigError(f"recipe [monkaa] has unknown key(s): {', '.join(unknown)} (known: {', '.join(FLAG_KEYS)})")
+    given = {k: v for k, v in flags.items() if k in FLAG_KEYS and v is not None}
+    params = {k: v for k, v in {**section, **given}.items() if v is not None}
+    defaults = {f.name: f.default for f in fields(MonkaaConfig)}
+    for key, (flag, deciders) in DEPENDENT.items():  # method before motion: motion depends on it
+        why = _unused_because(key, params) if key in params else None
+        if why is None:
+            continue
+        if key in given:
+            raise ConfigError(f"{flag} has no effect here: {why}")
+        if params[key] != defaults[key] and not any(d in given for d in deciders):
+            raise ConfigError(f"recipe [monkaa] {key} = {params[key]!r} has no effect: {why}; "
+                              "remove it from the recipe")
+        del params[key]
+    return {k: params[k] for k in FLAG_KEYS if k in params}
+
+
+def recipe_section(params: dict[str, Any]) -> dict[str, Any]:
+    """The ``[monkaa]`` section as the job runs it, recorded in the manifest's recipe."""
+    return dict(params)
+
+
+def _unused_because(key: str, p: dict[str, Any]) -> str | None:
+    """Why setting ``key`` does nothing under the settings ``p`` (None: it is used)."""
+    interp = p.get("interpolator", "flow-guided")
+    if key == "method" and interp != "flow-guided":
+        return f"only the flow-guided interpolator has methods (this run interpolates with {interp})"
+    if key == "motion" and (interp != "flow-guided" or p.get("method", "splat") != "splat"):
+        how = f"--method {p.get('method')}" if interp == "flow-guided" else interp
+        return f"only flow-guided splatting bends its paths (this run interpolates with {how})"
+    if key in ("slomo_ckpt", "trust_checkpoint", "slomo_batch") and interp != "superslomo":
+        return f"it belongs to --interpolator superslomo (this run interpolates with {interp})"
+    if key == "device" and interp != "superslomo":
+        return f"only --interpolator superslomo runs a network ({interp} runs on the CPU)"
+    return None

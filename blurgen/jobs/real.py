@@ -39,18 +39,11 @@ from blurgen.jobs.base import PlannedJob, Task
 from blurgen.shards.schema import Sample
 from blurgen.sources import gopro, nfs
 from blurgen.sources.frames import FrameSequence, find_frame_sequences
-from blurgen.sources.splits import read_split_file
-from blurgen.sources.video import (
-    TIME_TOL,
-    VideoFile,
-    find_videos,
-    frame_times,
-    read_window,
-    time_tolerance,
-)
+from blurgen.sources.splits import find_split_file, read_split_file
+from blurgen.sources.video import TIME_TOL, VideoFile, find_videos, frame_times, read_window, time_tolerance
 from blurgen.sources.windows import check_window, plan_stream_windows, plan_windows
 from blurgen.synth.average import MODES as AVERAGING_MODES
-from blurgen.synth.average import Accumulator, Averaging, check_crf
+from blurgen.synth.average import Accumulator, Averaging, check_crf, load_crf
 
 SOURCES = ("gopro", "nfs", "video", "frames")
 NO_FLOW = "none"
@@ -387,3 +380,93 @@ def build(params: dict[str, Any], root: Path | None) -> RealJob:
         params = {**params, "file": root.name}
         root = root.parent
     return RealJob(RealConfig.from_params(params), root)
+
+
+# -- settings from a recipe and the command-line flags (blurgen.jobs.prepare_job) -------------
+# The recipe per source when none is given: the paper's settings for its datasets, generic
+# ones for yours.
+DEFAULT_RECIPES = {"gopro": "gopro", "nfs": "nfs", "video": "video", "frames": "video"}
+RECIPE_SECTION = "real"
+# recipe [real] keys the flags override
+FLAG_KEYS = ("window", "stride", "averaging", "flow_model", "flow_ckpt", "flow_mode", "fps", "store_ends", "device")
+
+
+def default_recipe(flags: dict[str, Any]) -> str:
+    """The recipe name for ``flags["source"]`` when none is given."""
+    source = flags.get("source")
+    if source not in DEFAULT_RECIPES:
+        raise ConfigError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+    return DEFAULT_RECIPES[source]
+
+
+def params_from(recipe: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
+    """The job params from the recipe's ``[real]`` section and the command-line flags.
+
+    ``flags`` holds the options as given (None = not given), with ``source`` required.
+    Giving ``--flow-model`` without ``--flow-ckpt`` drops the recipe's checkpoint (it
+    belongs to the recipe's model); ``--window`` without ``--stride`` likewise drops the
+    recipe's stride. Reads ``--split-file`` and ``--crf-file`` (their contents go into the
+    params, so a rerun needs only the manifest). Settings that would not act are refused
+    with one line (``ConfigError``).
+    """
+    section = _recipe_section(recipe)
+    if flags.get("flow_model") is not None and flags.get("flow_ckpt") is None:
+        section.pop("flow_ckpt", None)
+    if flags.get("window") is not None and flags.get("stride") is None:
+        section.pop("stride", None)  # the stride defaults to the window given
+    for k in FLAG_KEYS:
+        if flags.get(k) is not None:
+            section[k] = flags[k]
+    params = {k: section[k] for k in FLAG_KEYS if section.get(k) is not None}
+    params["source"] = flags.get("source")
+    params["valid_bwd"] = True  # absent only in manifests from before the backward mask
+    split_file = flags.get("split_file") or section.get("split_file")
+    if split_file:
+        params["splits"] = read_split_file(split_file)
+        params["split_file"] = find_split_file(split_file).name
+    crf_file = flags.get("crf_file") or section.get("crf_file")
+    if crf_file:
+        if params.get("averaging", "srgb") != "crf":
+            raise ConfigError("--crf-file needs --averaging crf")
+        params["crf"] = load_crf(crf_file).tolist()
+        params["crf_name"] = Path(crf_file).name
+    _check_device(params, flags)
+    if params.get("flow_model") == NO_FLOW:
+        raise ConfigError(
+            "--flow-model none makes no flow labels, and shards need them "
+            "(use --flow-model dis for fast offline labels; benchmarks/real.py times blur-only making)"
+        )
+    return params
+
+
+def recipe_section(params: dict[str, Any]) -> dict[str, Any]:
+    """The ``[real]`` section as the job runs it, recorded in the manifest's recipe (the
+    split list and the CRF table are in the params; their file names are recorded)."""
+    return {k: v for k, v in params.items() if k not in ("splits", "crf")}
+
+
+def _recipe_section(recipe: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the recipe's ``[real]`` section less ``source`` (the flag decides it);
+    an unknown key is refused."""
+    section = dict(recipe.get(RECIPE_SECTION, {}))
+    known = set(FLAG_KEYS) | {"source", "split_file", "crf_file"}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"recipe [real] has unknown key(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    section.pop("source", None)
+    return section
+
+
+def _check_device(params: dict[str, Any], flags: dict[str, Any]) -> None:
+    """A device only matters to learned flow models: refuse one given for a classical
+    estimator (by the flag, or by a recipe naming that estimator itself); drop the recipe's
+    device when ``--flow-model`` replaced the recipe's model."""
+    model = params.get("flow_model", "pwcnet")
+    if params.get("device") is None or not (model == NO_FLOW or flow.is_classical(model)):
+        return
+    if flags.get("device") is not None:
+        raise ConfigError(f"--device has no effect here: it applies to learned flow models; {model} runs on the CPU")
+    if flags.get("flow_model") is None:
+        raise ConfigError(f"recipe [real] device = {params['device']!r} has no effect: {model} "
+                          "runs on the CPU; remove it from the recipe")
+    del params["device"]
