@@ -1,14 +1,15 @@
-"""What every dataset command shares: the pipeline flags and the call into the pipeline.
+"""What every dataset command shares: its options, declared once, and the call into the pipeline.
 
     @click.command("real")
     @click.option("--root", ...)
     @pipeline_options
     def real(root, **opts):
-        recipe = load_recipe(opts["recipe"] or "gopro")   # blurgen.recipe
-        job = build(params_from(recipe), root)
-        run_from_cli(job, **opts)                          # or recipe=recipe to record it
+        job, recipe = prepare_job("real", root, opts.pop("recipe"), flags)  # blurgen.jobs
+        run_from_cli(job, recipe=recipe, **opts)
 
-Only click is imported at module level (``blurgen --help`` stays fast).
+``pipeline_options`` adds all of ``OPTIONS`` (and ``--seed``); a command that takes only
+some of them (``rerun``) uses ``shared_options("workers", "backend", ...)``. Only click
+and light modules are imported at module level (``blurgen --help`` stays fast).
 """
 
 from __future__ import annotations
@@ -22,13 +23,52 @@ from typing import Any
 import click
 
 from blurgen.errors import ConfigError
+from blurgen.parallel import BACKENDS
 
-BACKEND_CHOICES = ("loky", "sequential", "dask", "ray")
 WORKERS_HELP = "Worker processes (the shards are the same for any number; with --scheduler the cluster's size counts)."
 BACKEND_HELP = ("Where samples are made: sequential, loky (local processes), dask or ray (their extras: "
                 "pip install 'blurgen[ray]') [default: sequential for 1 worker, else loky].")
 SCHEDULER_HELP = ("Cluster to run on: a dask.distributed scheduler (--backend dask, tcp://HOST:8786) or a Ray "
                   "cluster (--backend ray: ray://HOST:10001, auto, or HOST:PORT); refused for loky and sequential.")
+
+# The options of the dataset commands, in the order their help shows them (``--seed`` goes
+# after ``--scheduler``; its help depends on the job). name -> click.option decorator.
+OPTIONS: dict[str, Callable] = {
+    "out": click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+                        help="Output folder for the shards and manifest.json."),
+    "recipe": click.option("--recipe", default=None, help="Recipe name (pipelines/NAME.toml) or a .toml path."),
+    "limit": click.option("--limit", type=click.IntRange(min=0), default=None,
+                          help="Keep only the first N samples in hash order (a deterministic subset)."),
+    "workers": click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+                            help=WORKERS_HELP),
+    "backend": click.option("--backend", type=click.Choice(BACKENDS), default=None, help=BACKEND_HELP),
+    "scheduler": click.option("--scheduler", default=None, help=SCHEDULER_HELP),
+    "resume": click.option("--resume", is_flag=True,
+                           help="Finish an interrupted run in OUT (skips complete shards)."),
+    "on_error": click.option("--on-error", "on_error", type=click.Choice(["skip", "fail"]), default="skip",
+                             show_default=True, help="Bad input: record it and go on, or stop at the first one."),
+    "samples_per_shard": click.option("--samples-per-shard", type=click.IntRange(min=1), default=None,
+                                      help="Samples per shard [default: recipe, else ~512 MiB of raw arrays]."),
+    "compression": click.option("--compression", default=None,
+                                help="none, lzf, gzip-1..9 or blosc-zstd (needs hdf5plugin) "
+                                     "[default: recipe, else gzip-1]"),
+    "quiet": click.option("--quiet", is_flag=True, help="No progress bar or summary line."),
+}
+SEED_AFTER = "scheduler"
+
+
+def shared_options(*names: str) -> Callable[[Callable], Callable]:
+    """A decorator adding the ``OPTIONS`` named (in the order given) to a click command."""
+    unknown = [n for n in names if n not in OPTIONS]
+    if unknown:
+        raise ValueError(f"no shared option(s) {unknown}; known: {', '.join(OPTIONS)}")
+
+    def add(f: Callable) -> Callable:
+        for name in reversed(names):
+            f = OPTIONS[name](f)
+        return f
+
+    return add
 
 
 def pipeline_options(f: Callable | None = None, *, unseeded: str | None = None) -> Callable:
@@ -47,28 +87,11 @@ def pipeline_options(f: Callable | None = None, *, unseeded: str | None = None) 
     else:
         seed_help = f"Has no effect: {unseeded}; only 0 is accepted."
         f = _refuse_seed(f, unseeded)
-    options = [
-        click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-                     help="Output folder for the shards and manifest.json."),
-        click.option("--recipe", default=None, help="Recipe name (pipelines/NAME.toml) or a .toml path."),
-        click.option("--limit", type=click.IntRange(min=0), default=None,
-                     help="Keep only the first N samples in hash order (a deterministic subset)."),
-        click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help=WORKERS_HELP),
-        click.option("--backend", type=click.Choice(BACKEND_CHOICES), default=None, help=BACKEND_HELP),
-        click.option("--scheduler", default=None, help=SCHEDULER_HELP),
-        click.option("--seed", type=int, default=0, show_default=True, help=seed_help),
-        click.option("--resume", is_flag=True, help="Finish an interrupted run in OUT (skips complete shards)."),
-        click.option("--on-error", "on_error", type=click.Choice(["skip", "fail"]), default="skip", show_default=True,
-                     help="Bad input: record it and go on, or stop at the first one."),
-        click.option("--samples-per-shard", type=click.IntRange(min=1), default=None,
-                     help="Samples per shard [default: recipe, else ~512 MiB of raw arrays]."),
-        click.option("--compression", default=None,
-                     help="none, lzf, gzip-1..9 or blosc-zstd (needs hdf5plugin) [default: recipe, else gzip-1]"),
-        click.option("--quiet", is_flag=True, help="No progress bar or summary line."),
-    ]
-    for opt in reversed(options):
-        f = opt(f)
-    return f
+    names = list(OPTIONS)
+    cut = names.index(SEED_AFTER) + 1
+    f = shared_options(*names[cut:])(f)
+    f = click.option("--seed", type=int, default=0, show_default=True, help=seed_help)(f)
+    return shared_options(*names[:cut])(f)
 
 
 def _refuse_seed(f: Callable, unseeded: str) -> Callable:
@@ -82,47 +105,24 @@ def _refuse_seed(f: Callable, unseeded: str) -> Callable:
     return checked
 
 
-def run_from_cli(
-    job: Any,
-    *,
-    out: Path,
-    recipe: str | dict | None = None,
-    limit: int | None = None,
-    workers: int = 1,
-    backend: str | None = None,
-    scheduler: str | None = None,
-    seed: int = 0,
-    resume: bool = False,
-    on_error: str = "skip",
-    samples_per_shard: int | None = None,
-    compression: str | None = None,
-    quiet: bool = False,
-    command: list[str] | None = None,
-) -> dict:
-    """Run ``job`` through ``blurgen.pipeline.run`` with the flags of ``pipeline_options``.
+def command_line() -> list[str]:
+    """The command line as typed, recorded in manifests: ``blurgen`` and its arguments."""
+    return ["blurgen", *sys.argv[1:]]
+
+
+def run_from_cli(job: Any, *, out: Path, recipe: str | dict | None = None, command: list[str] | None = None,
+                 **settings: Any) -> dict:
+    """Run ``job`` into ``out`` through ``blurgen.pipeline.run`` with the flags of
+    ``pipeline_options`` (``limit, workers, backend, scheduler, seed, resume, on_error,
+    samples_per_shard, compression, quiet`` as keyword arguments).
 
     recipe: the resolved recipe dict (recorded in the manifest), or a name/path to load,
-    or None. Returns the manifest dict.
+    or None. command: recorded in the manifest [the command line as typed]. Returns the
+    manifest dict.
     """
     from blurgen.pipeline import run
     from blurgen.recipe import load_recipe
 
     if not isinstance(recipe, dict):
         recipe = load_recipe(recipe)
-    manifest = run(
-        job,
-        out,
-        seed=seed,
-        workers=workers,
-        backend=backend,
-        scheduler=scheduler,
-        resume=resume,
-        on_error=on_error,
-        limit=limit,
-        samples_per_shard=samples_per_shard,
-        compression=compression,
-        quiet=quiet,
-        command=command if command is not None else ["blurgen", *sys.argv[1:]],
-        recipe=recipe,
-    )
-    return manifest
+    return run(job, out, command=command if command is not None else command_line(), recipe=recipe, **settings)

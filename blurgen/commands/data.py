@@ -6,20 +6,14 @@ from pathlib import Path
 
 import click
 
-from blurgen.commands._common import BACKEND_CHOICES, BACKEND_HELP, SCHEDULER_HELP, WORKERS_HELP
+from blurgen.commands._common import command_line, shared_options
 
 
 @click.command("rerun")
 @click.argument("manifest", type=click.Path(exists=True, dir_okay=True, path_type=Path))
 @click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Input root [default: the root recorded in the manifest].")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder for the rebuilt shards.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help=WORKERS_HELP)
-@click.option("--backend", type=click.Choice(BACKEND_CHOICES), default=None, help=BACKEND_HELP)
-@click.option("--scheduler", default=None, help=SCHEDULER_HELP)
-@click.option("--resume", is_flag=True, help="Finish an interrupted rerun in OUT.")
-@click.option("--quiet", is_flag=True, help="No progress bar or summary line.")
+@shared_options("out", "workers", "backend", "scheduler", "resume", "quiet")
 def rerun(manifest, root, out, workers, backend, scheduler, resume, quiet) -> None:
     """Rebuild a dataset from MANIFEST (a manifest.json or its folder) and the input root.
 
@@ -27,12 +21,10 @@ def rerun(manifest, root, out, workers, backend, scheduler, resume, quiet) -> No
     and manifests whose paths escape the root or the output folder. Exit 0 only when every
     sample's content digest matches the manifest.
     """
-    import sys
-
     from blurgen.pipeline import rerun as do_rerun
 
     new = do_rerun(manifest, root, out, workers=workers, backend=backend, scheduler=scheduler, resume=resume,
-                   quiet=quiet, command=["blurgen", *sys.argv[1:]])
+                   quiet=quiet, command=command_line())
     click.echo(f"rerun OK: {len(new['samples'])} samples in {len(new['shards'])} shards match the manifest's digests")
 
 
