@@ -168,10 +168,10 @@ def setup_flow(tmp: Path, rec: Recorder) -> list[str]:
         def estimate(self, a, b, **kw):
             return np.zeros((len(a), 4, 6, 2), np.float32)
 
-    rec.replace("blurgen.flow.get_estimator", result=Est())
-    rec.replace("blurgen.io.frames.read_image", result=np.zeros((4, 6, 3), np.uint8))
-    for target in ("blurgen.io.flo.write_flo", "blurgen.io.flowviz.write_flow_png", "blurgen.io.frames.write_image"):
-        rec.replace(target)
+    rec.replace("blurgen.flow.pair.get_estimator", result=Est())
+    rec.replace("blurgen.flow.pair.read_image", result=np.zeros((4, 6, 3), np.uint8))
+    for name in ("write_flo", "write_flow_png", "write_image"):
+        rec.replace(f"blurgen.flow.pair.{name}")
     a, b = _files(tmp, "a.png", "b.png")
     return ["flow", a, b, "--out", str(tmp / "f.flo")]
 

@@ -1,4 +1,5 @@
-"""`blurgen flow`: one flow field between two images with any estimator."""
+"""`blurgen flow`: one flow field between two images with any estimator
+(``blurgen.flow.pair.flow_between_files``)."""
 
 from __future__ import annotations
 
@@ -49,48 +50,9 @@ def flow(img1: Path, img2: Path, model: str, ckpt: str | None, device: str | Non
 
     Example: blurgen flow frame1.png frame7.png --model dis --out flow.flo
     """
-    import time
+    from blurgen.flow.pair import flow_between_files
 
-    import numpy as np
-
-    from blurgen.errors import ConfigError
-    from blurgen.flow import fb_consistency, get_estimator
-    from blurgen.io.flo import write_flo
-    from blurgen.io.flowviz import write_flow_png
-    from blurgen.io.frames import read_image, write_image
-
-    if out.suffix.lower() != ".flo":
-        raise ConfigError(f"--out {out}: the flow file must end in .flo (the PNG goes beside it)")
-    if max_mag is not None and not max_mag > 0:
-        raise ConfigError(f"--max-mag must be > 0, got {max_mag}")
-    est = get_estimator(model, ckpt=ckpt, device=device)
-    a, b = read_image(img1), read_image(img2)
-    t0 = time.perf_counter()
-    if backward:
-        fwd, bwd = est.estimate([a, b], [b, a], names1=[str(img1), str(img2)], names2=[str(img2), str(img1)])
-    else:
-        fwd = est.estimate([a], [b], names1=[str(img1)], names2=[str(img2)])[0]
-    seconds = time.perf_counter() - t0
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    png = out.with_suffix(".png")
-    write_flo(out, fwd)
-    write_flow_png(png, fwd, max_mag)
-    written = [str(out), str(png)]
-    if backward:
-        bwd_path = out.with_suffix(".bwd.flo")
-        valid_path = out.with_suffix(".valid.png")
-        valid = fb_consistency(fwd, bwd)
-        write_flo(bwd_path, bwd)
-        write_image(valid_path, np.repeat(valid[..., None] * 255, 3, axis=2))
-        written += [str(bwd_path), str(valid_path)]
-    mag = np.linalg.norm(fwd, axis=2)
-    h, w = fwd.shape[:2]
-    line = (
-        f"{est.label}: {w}x{h}, mean |flow| {mag.mean():.2f} px, max {mag.max():.2f} px, "
-        f"{seconds:.2f} s"
-    )
-    if backward:
-        line += f", consistent {100 * valid.mean():.1f} %"
-    click.echo(line)
-    click.echo("wrote " + ", ".join(written))
+    r = flow_between_files(img1, img2, out, model=model, ckpt=ckpt, device=device, max_mag=max_mag,
+                           backward=backward)
+    click.echo(r.summary())
+    click.echo("wrote " + ", ".join(str(p) for p in r.written))
