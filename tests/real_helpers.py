@@ -8,9 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from blurgen.io.frames import write_image
-
-REALDATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "realdata"
-REALSHORT = REALDATA / "video" / "realshort.mp4"
+from shared_data import REALSHORT  # noqa: F401  (the tests import it from here)
 
 
 def texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

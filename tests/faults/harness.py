@@ -21,8 +21,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared_data import REALDATA  # noqa: F401  (defined once for the tests, in tests/shared_data.py)
+
 REPO = Path(__file__).resolve().parents[2]
-REALDATA = (REPO / ".." / "shared" / "realdata").resolve()
 SHARD_RE = re.compile(r"^[A-Za-z0-9_.+=-]+-\d{5,}-of-\d{5,}\.h5$")
 TEMP_MARKERS = (".tmp-", ".new-", ".stale-")
 LOCK_NAME = ".blurgen.lock"

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,10 +30,10 @@ import torch
 import torch.nn.functional as F
 
 from blurgen.synth.interpolate import SuperSloMoInterpolator
+from shared_data import REALDATA
 
 torch.set_num_threads(2)
 
-REALDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata"
 PORT_MEAN = (0.429, 0.431, 0.397)
 SLOPE = 0.1
 TIMES = (0.125, 0.5, 0.875)
