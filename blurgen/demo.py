@@ -1,44 +1,70 @@
-"""The demo chain: every stage through the same command-line entry points a user types."""
+"""The demo chain, through the library: the bundled sample -> synth-monkaa (flow-guided) ->
+real for gopro, nfs and the video (dis) -> a short B2F-net training -> eval -> preview.
+
+Each stage calls the function its command calls (``write_sample``, ``prepare_job`` +
+``pipeline.run``, ``train``, ``evaluate_checkpoint``) and prints the equivalent command
+line, which the datasets' manifests also record.
+
+Layout of OUT: ``sample/`` (the procedural sample, ground truth in ``sample/truth``),
+``monkaa/``, ``gopro/``, ``nfs/``, ``video/`` (shards, manifest.json, README.md each),
+``run/`` (the training run: last.pt, best.pt, run.json, tb/), ``preview.png`` (contact
+sheet of every dataset), ``demo.json`` (the headline numbers; ``status`` is "running"
+until the chain completes).
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
-from collections.abc import Callable
-from contextlib import redirect_stdout
-from io import StringIO
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
+from blurgen import pipeline
 from blurgen.errors import ConfigError
+from blurgen.io.frames import write_image
+from blurgen.jobs import prepare_job
+from blurgen.models.b2fnet import B2FNetConfig
+from blurgen.report import contact_sheet
+from blurgen.sources.sample import SampleConfig, parse_size, write_sample
+from blurgen.train.config import TrainConfig
+from blurgen.train.evaluate import evaluate_checkpoint
+from blurgen.train.trainer import train
+
+# The dataset stages, in order: OUT/<name> made by job kind from the sample's layout <name>
+# with these flags (command-line settings; they draw nothing at random: no seed).
+DATASET_STAGES = {
+    "monkaa": ("synth-monkaa", {"interpolator": "flow-guided", "store_ends": True}),
+    "gopro": ("real", {"source": "gopro", "flow_model": "dis"}),
+    "nfs": ("real", {"source": "nfs", "flow_model": "dis"}),
+    "video": ("real", {"source": "video", "flow_model": "dis"}),
+}
+EVAL_KEYS = ("epe_min", "epe_fwd", "epe_bwd", "zero_epe_min", "n")
 
 
-def _blurgen(args: list[str], quiet: bool, echo: Callable[[str], None]) -> str:
-    """Run one `blurgen ...` command in this process; return what it printed."""
-    from blurgen.cli import cli
+class _Stages:
+    """Times the stages; shows each one's equivalent ``blurgen`` command line unless quiet."""
 
-    echo("$ blurgen " + " ".join(args))
-    argv, sys.argv = sys.argv, ["blurgen", *args]
-    buf = StringIO()
-    try:
-        with redirect_stdout(buf):
-            cli.main(args=args, prog_name="blurgen", standalone_mode=False)
-    finally:
-        sys.argv = argv
-    text = buf.getvalue()
-    if not quiet and text.strip():
-        echo(text.rstrip())
-    return text
+    def __init__(self, echo: Callable[[str], None], quiet: bool):
+        self.echo, self.quiet = echo, quiet
+        self.times: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str, argv: list[str]) -> Iterator[list[str]]:
+        """``with stages(name, argv) as command:`` times the block; command = ["blurgen", *argv]."""
+        if not self.quiet:
+            self.echo("$ blurgen " + " ".join(argv))
+        t0 = time.perf_counter()
+        yield ["blurgen", *argv]
+        self.times[name] = time.perf_counter() - t0
 
 
 def combined_preview(folders: list[Path], png: Path, per_folder: int = 2, seed: int = 0) -> Path:
-    """One contact sheet with a few samples of each dataset folder, stacked."""
-    import numpy as np
-
-    from blurgen.io.frames import write_image
-    from blurgen.report import contact_sheet
-
+    """One contact sheet with a few samples of each dataset folder, stacked (white padding
+    on the right of narrower sheets); written to ``png``."""
     sheets = [contact_sheet(f, n=per_folder, seed=seed) for f in folders]
     w = max(s.shape[1] for s in sheets)
     sheets = [np.hstack([s, np.full((s.shape[0], w - s.shape[1], 3), 255, np.uint8)]) for s in sheets]
@@ -46,16 +72,9 @@ def combined_preview(folders: list[Path], png: Path, per_folder: int = 2, seed: 
     return png
 
 
-def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 2, train_steps: int = 100,
-             crop: int | None = None, width: float = 0.125, overwrite: bool = False, quiet: bool = False,
-             echo: Callable[[str], None] = print) -> dict:
-    """Run the chain into ``out``; returns the headline numbers (also printed).
-
-    Training uses ``blurgen train``'s defaults for the crop (None: the largest that fits,
-    128 at 320x180) and for validation (a holdout of the training samples selects
-    ``best.pt``); the test split is read only by ``blurgen eval`` at the end.
-    """
-    out = Path(out)
+def _fresh(out: Path, overwrite: bool) -> None:
+    """Make ``out`` empty: refuse a non-empty folder without ``overwrite``, and one that is
+    not an earlier demo's (no demo.json) in any case."""
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise ConfigError(f"{out} is not empty: give an empty folder or --overwrite")
@@ -63,70 +82,135 @@ def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 
             raise ConfigError(f"{out} is not a blurgen demo folder (no demo.json): refusing to delete it")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    q = ["--quiet"] if quiet else []
-    times: dict[str, float] = {}
+
+
+def _make_sample(stages: _Stages, s: Path, size: str, seed: int, workers: int, quiet: bool) -> None:
+    width, height = parse_size(size)
+    argv = ["sample", str(s), "--size", size, "--seed", str(seed), "--workers", str(workers), *_quiet(quiet)]
+    with stages("sample", argv):
+        write_sample(s, SampleConfig(width=width, height=height, seed=seed, workers=workers))
+
+
+def _make_datasets(stages: _Stages, s: Path, out: Path, workers: int, quiet: bool) -> None:
+    """Each of ``DATASET_STAGES`` from the sample ``s`` into ``out/<name>``."""
+    for name, (kind, flags) in DATASET_STAGES.items():
+        source = {k: v for k, v in flags.items() if k == "source"}
+        others = {k: v for k, v in flags.items() if k != "source"}
+        argv = [kind, *_flag_words(source), "--root", str(s / name), "--out", str(out / name),
+                *_flag_words(others), "--workers", str(workers), *_quiet(quiet)]
+        stage = f"real {flags['source']}" if source else kind
+        with stages(stage, argv) as command:
+            job, recipe = prepare_job(kind, s / name, None, flags)
+            pipeline.run(job, out / name, workers=workers, quiet=quiet, command=command, recipe=recipe)
+
+
+def _flag_words(flags: dict) -> list[str]:
+    """``{"flow_model": "dis", "store_ends": True}`` -> ``["--flow-model", "dis", "--store-ends"]``."""
+    words: list[str] = []
+    for k, v in flags.items():
+        words += ["--" + k.replace("_", "-")] + ([] if v is True else [str(v)])
+    return words
+
+
+def _quiet(quiet: bool) -> list[str]:
+    return ["--quiet"] if quiet else []
+
+
+def _train(stages: _Stages, shards: Path, run: Path, *, steps: int, crop: int | None, width: float, seed: int,
+           quiet: bool) -> dict:
+    """A short B2F-net training on ``shards`` into ``run`` with the defaults of ``TrainConfig``
+    (= ``blurgen train``'s: the monkaa preset, holdout validation, the crop that fits, 4
+    DataLoader workers on CUDA) but a narrow network, lr 1e-3 and random crops; returns
+    RUN/run.json."""
+    argv = ["train", "--shards", str(shards), "--out", str(run), "--max-steps", str(steps),
+            *([] if crop is None else ["--crop", str(crop)]), "--width", str(width), "--crop-mode", "random",
+            "--lr", "1e-3", "--seed", str(seed), *_quiet(quiet)]
+    cfg = TrainConfig(shards=str(shards), out=str(run), crop=crop, crop_mode="random", seed=seed, max_steps=steps,
+                      lr=1e-3, quiet=quiet, model=B2FNetConfig(width=width))  # the rest: TrainConfig's defaults
+    with stages("train", argv):
+        train(cfg)
+    return json.loads((run / "run.json").read_text())
+
+
+def _evaluate(stages: _Stages, ckpt: Path, shards: Path) -> dict:
+    """EPE of ``ckpt`` on the test split of ``shards``: what ``blurgen eval --json`` prints."""
+    with stages("eval", ["eval", "--ckpt", str(ckpt), "--shards", str(shards), "--split", "test", "--json"]):
+        return evaluate_checkpoint(ckpt, shards, split="test")
+
+
+def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 2, train_steps: int = 100,
+             crop: int | None = None, width: float = 0.125, overwrite: bool = False, quiet: bool = False,
+             echo: Callable[[str], None] = print) -> dict:
+    """Run the chain into ``out``; returns the headline numbers (also in OUT/demo.json and printed).
+
+    Training uses ``blurgen train``'s defaults for the crop (None: the largest that fits,
+    128 at 320x180) and for validation (a holdout of the training samples selects
+    ``best.pt``); the test split is read only by the evaluation at the end.
+    """
+    out = Path(out)
+    _fresh(out, overwrite)
+    stages = _Stages(echo, quiet)
     t_all = time.perf_counter()
-
-    def stage(name: str, args: list[str], show_output: bool = True) -> str:
-        t0 = time.perf_counter()
-        text = _blurgen(args, quiet or not show_output, echo if not quiet else (lambda s: None))
-        times[name] = time.perf_counter() - t0
-        return text
-
     (out / "demo.json").write_text(json.dumps({"status": "running", "size": size, "seed": seed}))
-    s = out / "sample"
-    stage("sample", ["sample", str(s), "--size", size, "--seed", str(seed), "--workers", str(workers), *q])
-    common = ["--workers", str(workers), *q]  # the dataset stages draw nothing at random: no --seed
-    stage("synth-monkaa", ["synth-monkaa", "--root", str(s / "monkaa"), "--out", str(out / "monkaa"),
-                           "--interpolator", "flow-guided", "--store-ends", *common])
-    for src in ("gopro", "nfs", "video"):
-        stage(f"real {src}", ["real", "--source", src, "--root", str(s / src), "--out", str(out / src),
-                              "--flow-model", "dis", *common])
-    run = out / "run"
-    crop_args = [] if crop is None else ["--crop", str(crop)]
-    stage("train", ["train", "--shards", str(out / "monkaa"), "--out", str(run), "--max-steps", str(train_steps),
-                    *crop_args, "--width", str(width), "--crop-mode", "random", "--lr", "1e-3",
-                    "--seed", str(seed), *q])
+    s, run = out / "sample", out / "run"
+    _make_sample(stages, s, size, seed, workers, quiet)
+    _make_datasets(stages, s, out, workers, quiet)
+    run_info = _train(stages, out / "monkaa", run, steps=train_steps, crop=crop, width=width, seed=seed, quiet=quiet)
     ckpt = run / "best.pt" if (run / "best.pt").is_file() else run / "last.pt"
-    run_info = json.loads((run / "run.json").read_text())
+    ev = _evaluate(stages, ckpt, out / "monkaa")
+    datasets = [out / d for d in DATASET_STAGES]
+    t0 = time.perf_counter()
+    combined_preview(datasets, out / "preview.png")
+    stages.times["preview"] = time.perf_counter() - t0
+    total = time.perf_counter() - t_all
+
+    head = _headline(datasets, stages.times, total, ev, run_info, ckpt)
+    (out / "demo.json").write_text(json.dumps(head, indent=1))
+    for line in _summary(out, head, stages.times, total, ev, run_info, ckpt):
+        echo(line)
+    return head
+
+
+def _headline(datasets: list[Path], times: dict[str, float], total: float, ev: dict, run_info: dict,
+              ckpt: Path) -> dict:
+    """The content of demo.json: timings, per-dataset counts, the evaluation and what selected
+    the checkpoint."""
+    counts = {}
+    for d in datasets:
+        man = json.loads((d / "manifest.json").read_text())
+        counts[d.name] = {"samples": len(man["samples"]), "skipped": len(man["skipped"])}
+    sel = run_info["selection"]
+    return {"seconds": round(total, 1), "stage_seconds": {k: round(v, 1) for k, v in times.items()},
+            "datasets": counts, "eval": {k: ev.get(k) for k in EVAL_KEYS},
+            "selection": {"on": sel["on"], "n": sel.get("n", 0), "checkpoint": ckpt.name,
+                          "crop": run_info["crop"]["size"]},
+            "reported_on": f"monkaa {ev.get('split')} split", "status": "complete"}
+
+
+def _summary(out: Path, head: dict, times: dict[str, float], total: float, ev: dict, run_info: dict,
+             ckpt: Path) -> list[str]:
+    """The lines printed at the end: where everything is, and the evaluation."""
+    run, s = out / "run", out / "sample"
     sel = run_info["selection"]
     selected = (f"selected on a holdout of {sel['n']} of the {sel['n'] + run_info['train']['n']} training samples"
                 if sel["on"] == "holdout" else f"selected on {sel['on']}")
     if ckpt.name == "last.pt":
         selected = "no validation: the last checkpoint"
-    ev = json.loads(stage("eval", ["eval", "--ckpt", str(ckpt), "--shards", str(out / "monkaa"), "--split", "test",
-                                   "--json"], show_output=False))
-    datasets = [out / d for d in ("monkaa", "gopro", "nfs", "video")]
-    t0 = time.perf_counter()
-    combined_preview(datasets, out / "preview.png")
-    times["preview"] = time.perf_counter() - t0
-    total = time.perf_counter() - t_all
-
-    counts = {}
-    for d in datasets:
-        man = json.loads((d / "manifest.json").read_text())
-        counts[d.name] = {"samples": len(man["samples"]), "skipped": len(man["skipped"])}
-    head = {"seconds": round(total, 1), "stage_seconds": {k: round(v, 1) for k, v in times.items()},
-            "datasets": counts, "eval": {k: ev.get(k) for k in ("epe_min", "epe_fwd", "epe_bwd", "zero_epe_min", "n")},
-            "selection": {"on": sel["on"], "n": sel.get("n", 0), "checkpoint": ckpt.name, "crop": run_info["crop"]["size"]},
-            "reported_on": f"monkaa {ev.get('split')} split", "status": "complete"}
-    (out / "demo.json").write_text(json.dumps(head, indent=1))
-
-    echo("")
-    echo(f"blurgen demo: done in {total:.0f} s  ({', '.join(f'{k} {v:.0f}s' for k, v in times.items())})")
-    echo(f"  sample          {s}  (ground truth in {s / 'truth'})")
-    for d in datasets:
-        c = counts[d.name]
-        echo(f"  {d.name:<14}  {d}  {c['samples']} samples, {c['skipped']} skipped  (card: {d / 'README.md'})")
-    echo(f"  training run    {run}  (checkpoint {ckpt.name}, crop {run_info['crop']['size']}, what it read: "
-         f"{run / 'run.json'}; TensorBoard logs in {run / 'tb'})")
+    stage_times = ", ".join(f"{k} {v:.0f}s" for k, v in times.items())
+    lines = ["", f"blurgen demo: done in {total:.0f} s  ({stage_times})",
+             f"  sample          {s}  (ground truth in {s / 'truth'})"]
+    for name, c in head["datasets"].items():
+        d = out / name
+        lines.append(f"  {name:<14}  {d}  {c['samples']} samples, {c['skipped']} skipped  (card: {d / 'README.md'})")
+    lines.append(f"  training run    {run}  (checkpoint {ckpt.name}, crop {run_info['crop']['size']}, what it read: "
+                 f"{run / 'run.json'}; TensorBoard logs in {run / 'tb'})")
     zero = ev.get("zero_epe_min")
-    echo(f"  eval: {ckpt.name} {selected}, reported on the monkaa {ev.get('split')} split (full frames, "
-         f"{ev.get('n', '?')} images, never seen in training): EPE min {ev['epe_min']:.3f} px"
-         + (f"  vs zero flow {zero:.3f} px" if zero is not None else "")
-         + f"  (fwd {ev['epe_fwd']:.3f}, bwd {ev['epe_bwd']:.3f})")
-    echo(f"  contact sheet   {out / 'preview.png'}")
-    return head
+    lines.append(f"  eval: {ckpt.name} {selected}, reported on the monkaa {ev.get('split')} split (full frames, "
+                 f"{ev.get('n', '?')} images, never seen in training): EPE min {ev['epe_min']:.3f} px"
+                 + (f"  vs zero flow {zero:.3f} px" if zero is not None else "")
+                 + f"  (fwd {ev['epe_fwd']:.3f}, bwd {ev['epe_bwd']:.3f})")
+    lines.append(f"  contact sheet   {out / 'preview.png'}")
+    return lines
 
 
-__all__ = ["run_demo", "combined_preview"]
+__all__ = ["combined_preview", "run_demo"]
