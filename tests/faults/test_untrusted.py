@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .harness import REPO, cli_env, run, run_cli, shard_files
+from .harness import cli_env, run, run_cli, shard_files
 
 # -- hostile payloads -----------------------------------------------------------------------
 
