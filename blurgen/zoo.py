@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from blurgen.download import download
 from blurgen.errors import ConfigError, InputError
 from blurgen.resources import resource
 from blurgen.utils import atomic_path, atomic_write_text, file_sha256
@@ -301,8 +302,6 @@ def fetch(name: str, root: Path | None = None, *, timeout: float = 30.0, quiet: 
         ConfigError: unknown name, or an entry without a url or any digest.
         DownloadError: the download failed or its digest does not match (file deleted).
     """
-    from blurgen.download import download
-
     root = root or zoo_dir()
     e = _get(name, root)
     if not e.url:
