@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,21 +23,30 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def keyed_diffs(recorded: Sequence[dict], current: Sequence[dict], key: str, change: Callable[[dict, dict], str | None],
+                only_recorded: str, only_current: str) -> list[str]:
+    """One line per record that differs between two lists of dicts matched by ``key``:
+    ``"K (only_recorded)"``, ``"K (only_current)"`` or ``"K (change(old, new))"``."""
+    a = {r[key]: r for r in recorded}
+    b = {r[key]: r for r in current}
+    diffs = []
+    for k in sorted(set(a) | set(b)):
+        what = only_recorded if k not in b else only_current if k not in a else change(a[k], b[k])
+        if what:
+            diffs.append(f"{k} ({what})")
+    return diffs
+
+
+def _input_change(old: dict, new: dict) -> str | None:
+    if old["size"] != new["size"]:
+        return f"size {new['size']}, manifest says {old['size']}"
+    return "sha256 differs" if old["sha256"] != new["sha256"] else None
+
+
 def compare_inputs(recorded: Sequence[dict], current: Sequence[dict]) -> list[str]:
     """One line per input that differs between two ``[{path, size, sha256}]`` lists."""
-    a = {f["path"]: f for f in recorded}
-    b = {f["path"]: f for f in current}
-    diffs = []
-    for p in sorted(set(a) | set(b)):
-        if p not in b:
-            diffs.append(f"{p} (in the manifest, not read now)")
-        elif p not in a:
-            diffs.append(f"{p} (read now, not in the manifest)")
-        elif a[p]["size"] != b[p]["size"]:
-            diffs.append(f"{p} (size {b[p]['size']}, manifest says {a[p]['size']})")
-        elif a[p]["sha256"] != b[p]["sha256"]:
-            diffs.append(f"{p} (sha256 differs)")
-    return diffs
+    return keyed_diffs(recorded, current, "path", _input_change, "in the manifest, not read now",
+                       "read now, not in the manifest")
 
 
 def diff_line(what: str, diffs: list[str], limit: int = 8) -> str:

@@ -12,7 +12,7 @@ from blurgen import manifest as mf
 from blurgen.errors import BlurgenError, ConfigError, InputError
 from blurgen.jobs import build_job
 from blurgen.pipeline import loop
-from blurgen.pipeline.book import diff_line
+from blurgen.pipeline.book import diff_line, keyed_diffs
 from blurgen.utils import file_sha256
 
 
@@ -67,15 +67,9 @@ def _input_root(old: dict[str, Any], root, manifest_path: Path):
     return recorded
 
 
-def _sample_diffs(want_list: list[dict], got_list: list[dict]) -> list[str]:
-    want = {s["key"]: s for s in want_list}
-    got = {s["key"]: s for s in got_list}
-    diffs = []
-    for k in sorted(set(want) | set(got)):
-        if k not in got:
-            diffs.append(f"{k} (missing)")
-        elif k not in want:
-            diffs.append(f"{k} (extra)")
-        elif (want[k]["digest"], want[k]["shard"], want[k]["index"]) != (got[k]["digest"], got[k]["shard"], got[k]["index"]):
-            diffs.append(f"{k} (digest or place differs)")
-    return diffs
+def _sample_diffs(want: list[dict], got: list[dict]) -> list[str]:
+    def change(a: dict, b: dict) -> str | None:
+        same = all(a[f] == b[f] for f in ("digest", "shard", "index"))
+        return None if same else "digest or place differs"
+
+    return keyed_diffs(want, got, "key", change, "missing", "extra")

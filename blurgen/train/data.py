@@ -122,14 +122,19 @@ def _refuse_test(path: Path, what: str) -> None:
                      "measure test EPE afterwards with blurgen eval")
 
 
+def _shard_file(src: Path, what: str) -> list[Path]:
+    """A single shard file given as ``what`` (``--shards`` or ``--val-shards``); never a test shard."""
+    paths = list_shards(src)
+    if shard_split(paths[0]) == TEST_SPLIT:
+        _refuse_test(paths[0], what)
+    return paths
+
+
 def training_paths(cfg: TrainConfig) -> list[Path]:
     """The training shards: never ``test``, never the validation split."""
     src = Path(cfg.shards)
     if not src.is_dir():
-        paths = list_shards(src)
-        if shard_split(paths[0]) == TEST_SPLIT:
-            _refuse_test(paths[0], "--shards")
-        return paths
+        return _shard_file(src, "--shards")
     if cfg.train_split:
         return list_shards(src, cfg.train_split)
     skip = {TEST_SPLIT, cfg.val_split}
@@ -144,10 +149,7 @@ def validation_paths(cfg: TrainConfig) -> list[Path]:
     if cfg.val_shards:
         src = Path(cfg.val_shards)
         if not src.is_dir():
-            paths = list_shards(src)
-            if shard_split(paths[0]) == TEST_SPLIT:
-                _refuse_test(paths[0], "--val-shards")
-            return paths
+            return _shard_file(src, "--val-shards")
         if cfg.val_split not in (None, "", HOLDOUT, "none"):
             return list_shards(src, cfg.val_split)
         every = list_shards(src)
