@@ -74,11 +74,35 @@ def fb_consistency(
 
     Returns:
         ``(H, W) uint8``: 1 consistent (label trusted), 0 otherwise.
+
+    Computed in one compiled pass (``blurgen.flow._fb_kernel``, numba) that gives the same
+    bytes as :func:`fb_consistency_reference`, the numpy statement of the rule (used where
+    numba is missing).
     """
+    flow_fwd, flow_bwd = _check_pair(flow_fwd, flow_bwd)
+    try:
+        from blurgen.flow._fb_kernel import fb_mask
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return fb_consistency_reference(flow_fwd, flow_bwd, alpha, beta)
+    out = np.empty(flow_fwd.shape[:2], np.uint8)
+    fb_mask(np.ascontiguousarray(flow_fwd), np.ascontiguousarray(flow_bwd), np.float32(alpha), np.float32(beta), out)
+    return out
+
+
+def _check_pair(flow_fwd: np.ndarray, flow_bwd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     flow_fwd = np.asarray(flow_fwd, dtype=np.float32)
     flow_bwd = np.asarray(flow_bwd, dtype=np.float32)
     if flow_fwd.shape != flow_bwd.shape or flow_fwd.ndim != 3 or flow_fwd.shape[2] != 2:
         raise ValueError(f"flows must both be (H, W, 2); got {flow_fwd.shape} and {flow_bwd.shape}")
+    return flow_fwd, flow_bwd
+
+
+def fb_consistency_reference(
+    flow_fwd: np.ndarray, flow_bwd: np.ndarray, alpha: float = 0.01, beta: float = 0.5
+) -> np.ndarray:
+    """:func:`fb_consistency` in numpy: the rule as array expressions (slow: float64
+    temporaries and four gathers per channel); the compiled pass must give its bytes."""
+    flow_fwd, flow_bwd = _check_pair(flow_fwd, flow_bwd)
     finite_f = np.isfinite(flow_fwd).all(axis=2)
     f = np.where(finite_f[..., None], flow_fwd, 0)
     with np.errstate(invalid="ignore", over="ignore"):

@@ -90,3 +90,84 @@ def test_fb_consistency_tolerance_grows_with_motion():
 def test_fb_consistency_shape_check():
     with pytest.raises(ValueError, match="both be"):
         fb_consistency(np.zeros((4, 4, 2)), np.zeros((4, 5, 2)))
+
+
+def _awkward_pair(rng, h, w, scale):
+    """Flows with near-inverse regions, occluders, targets leaving the frame, NaN, +-inf and
+    huge values in either flow: every branch of the mask."""
+    fwd = rng.normal(0, scale, (h, w, 2)).astype(np.float32)
+    bwd = (-fwd + rng.normal(0, 0.4, (h, w, 2))).astype(np.float32)
+    bwd[h // 3:h // 2] = rng.normal(0, scale, bwd[h // 3:h // 2].shape)
+    for arr in (fwd, bwd):
+        for value in (np.nan, np.inf, -np.inf, 3e38):
+            arr.flat[rng.integers(0, arr.size, max(1, arr.size // 200))] = value
+    return fwd, bwd
+
+
+@pytest.mark.parametrize("shape", [(97, 131), (1, 17), (17, 1), (1, 1), (2, 3)])
+def test_compiled_mask_equals_the_numpy_reference(shape):
+    """The compiled pass must give the reference's bytes: shards store the mask, and their
+    digests must not depend on which implementation made it."""
+    from blurgen.flow.consistency import fb_consistency_reference
+
+    rng = np.random.default_rng(sum(shape))
+    for scale in (0.3, 4.0, 40.0):
+        fwd, bwd = _awkward_pair(rng, *shape, scale)
+        for alpha, beta in ((0.01, 0.5), (0.05, 0.0), (0.0, 2.0)):
+            for a, b in ((fwd, bwd), (bwd, fwd)):
+                got = fb_consistency(a, b, alpha, beta)
+                want = fb_consistency_reference(a, b, alpha, beta)
+                assert got.dtype == np.uint8 and got.shape == shape
+                np.testing.assert_array_equal(got, want)
+
+
+def test_compiled_mask_on_estimated_flows(sintel_pair):
+    """Real estimator output (DIS on a real Sintel pair): what shards hold."""
+    from blurgen.flow import get_estimator
+    from blurgen.flow.consistency import fb_consistency_reference
+
+    first, last, _ = sintel_pair
+    fwd, bwd = get_estimator("dis").estimate([first, last], [last, first])
+    for a, b in ((fwd, bwd), (bwd, fwd)):
+        np.testing.assert_array_equal(fb_consistency(a, b), fb_consistency_reference(a, b))
+
+
+def test_compiled_sampling_equals_numpy_bit_for_bit():
+    """The backward flow the compiled mask reads at ``p + f`` is ``flow_at_targets``'s, to
+    the bit (float64 weights and sums, float32 result), wherever the target is inside."""
+    from blurgen.flow._fb_kernel import backward_at_targets
+
+    rng = np.random.default_rng(5)
+    fwd = rng.normal(0, 6, (61, 83, 2)).astype(np.float32)
+    bwd = rng.normal(0, 30, (61, 83, 2)).astype(np.float32)
+    got = np.empty_like(fwd)
+    backward_at_targets(fwd, bwd, got)
+    want = flow_at_targets(bwd, fwd)
+    inside = ~np.isnan(got[..., 0])
+    assert 0.5 < inside.mean() < 1
+    assert got[inside].tobytes() == want[inside].tobytes()
+
+
+def test_compiled_mask_decides_in_float32_as_the_reference():
+    """Flows on the edge of the test, where float32 and float64 arithmetic decide
+    differently: the mask must take the float32 decision (the reference's)."""
+    rng = np.random.default_rng(0)
+    f = np.array([1.0, 0.0], np.float32)  # integer flow: the uniform field is sampled exactly
+    cases = 0
+    for _ in range(4000):
+        # b = -f + r (cos t, sin t) on the edge: r^2 = 0.01 (|f|^2 + |b|^2) + 0.5, with
+        # |b|^2 = 1 - 2 r cos t + r^2, i.e. 0.99 r^2 + 0.02 cos(t) r - 0.52 = 0; then nudged
+        c = np.cos(angle := rng.uniform(0, 2 * np.pi))
+        r = (-0.02 * c + np.sqrt(0.0004 * c * c + 4 * 0.99 * 0.52)) / (2 * 0.99) * (1 + rng.normal(0, 2e-7))
+        b = (-f + r * np.array([c, np.sin(angle)])).astype(np.float32)
+        diff32 = np.sum((f + b) ** 2)
+        bound32 = np.float32(0.01) * (np.sum(f ** 2) + np.sum(b ** 2)) + np.float32(0.5)
+        f64, b64 = f.astype(np.float64), b.astype(np.float64)
+        in64 = np.sum((f64 + b64) ** 2) < 0.01 * (np.sum(f64 ** 2) + np.sum(b64 ** 2)) + 0.5
+        if bool(diff32 < bound32) == bool(in64):
+            continue
+        cases += 1
+        fwd = np.broadcast_to(f, (6, 8, 2)).copy()
+        mask = fb_consistency(fwd, np.broadcast_to(b, (6, 8, 2)).copy())
+        assert (mask[:, :7] == int(diff32 < bound32)).all() and not mask[:, 7].any()
+    assert cases > 0, "no case on the edge found: the test checks nothing"
