@@ -102,36 +102,52 @@ def write_shard(
     attrs: dict[str, Any] | None = None,
     compression: str = DEFAULT_COMPRESSION,
     tile: int | None = DEFAULT_TILE,
+    cache: tuple[int, int, float] | None = None,
 ) -> str:
     """Write ``samples`` (in the given order) as one shard at ``path``; return its sha256.
 
     All samples must have the same (H, W) and the same set of arrays; keys must be unique.
     ``attrs`` are extra JSON-like file attributes (str, int, float). Raises ``ValueError``
     for samples that break the schema. The write is atomic (temporary name + rename).
+    ``cache``: HDF5's chunk cache of the datasets while they are written, ``(slots, bytes,
+    w0)``; None (every run) is HDF5's default. The cache decides the order of the chunks in
+    the file, so other settings give other bytes: only tests and ``shards.packed``'s
+    self-check set it.
     """
+    for s in samples:
+        validate_sample(s)
+    return write_shard_file(path, samples, attrs, compression, lambda f, names, hw, comp: _write_arrays(
+        f, samples, names, hw, comp, tile, cache))
+
+
+def write_shard_file(path: str | os.PathLike, samples: Sequence, attrs: dict[str, Any] | None, compression: str,
+                     write_arrays) -> str:
+    """The shard file for ``samples`` (anything with ``key``, ``meta`` and the array names
+    and size :func:`_layout` reads): attributes, the arrays by ``write_arrays(f, names, hw,
+    comp)``, then keys and metas; written atomically, returns its sha256."""
     path = Path(path)
     comp = compression_options(compression)
     names, hw = _layout(samples, path.name)
     all_attrs = {"schema_version": SCHEMA_VERSION, "blurgen_version": __version__, "recipe_digest": ""}
     all_attrs.update(attrs or {})
-    image = _file_image(samples, names, hw, all_attrs, comp, tile, name=tmp_path(path).name)
+    image = _file_image(samples, names, hw, all_attrs, comp, write_arrays, name=tmp_path(path).name)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, image)
     return hashlib.sha256(image).hexdigest()
 
 
-def _layout(samples: Sequence[Sample], shard: str) -> tuple[list[str], tuple[int, int] | None]:
-    """(array names, (H, W)) every sample shares; ``ValueError`` naming the first that differs."""
+def _layout(samples: Sequence, shard: str) -> tuple[list[str], tuple[int, int] | None]:
+    """(array names, (H, W)) every sample shares; ``ValueError`` naming the first that differs.
+    ``samples``: validated ``Sample``s, or anything with ``key``, ``names`` and ``hw``."""
     names: list[str] = []
     hw: tuple[int, int] | None = None
     seen: set[str] = set()
     for s in samples:
-        validate_sample(s)
         if s.key in seen:
             raise ValueError(f"duplicate sample key {s.key!r} in shard {shard}")
         seen.add(s.key)
-        s_names = sorted(s.arrays)
-        s_hw = tuple(s.arrays["blur"].shape[:2])
+        s_names = sorted(s.arrays) if isinstance(s, Sample) else list(s.names)
+        s_hw = tuple(s.arrays["blur"].shape[:2]) if isinstance(s, Sample) else tuple(s.hw)
         if hw is None:
             names, hw = s_names, s_hw
         elif s_names != names:
@@ -141,12 +157,15 @@ def _layout(samples: Sequence[Sample], shard: str) -> tuple[list[str], tuple[int
     return names, hw
 
 
-def _file_image(samples: Sequence[Sample], names: list[str], hw, attrs: dict[str, Any], comp: Compression,
-                tile: int | None, name: str) -> bytes:
+def _file_image(samples: Sequence, names: list[str], hw, attrs: dict[str, Any], comp: Compression,
+                write_arrays, name: str) -> bytes:
     """The bytes of the shard, built in memory by HDF5's core driver (``name`` is never written).
 
     Building in memory and writing the bytes with plain writes makes a full disk a clean
     ``OSError`` instead of leaving the HDF5 library in a state that crashes the process.
+    ``write_arrays(f, names, hw, comp)`` creates and fills the array datasets and returns
+    a function to call after the key and meta datasets exist (the last array dataset's
+    cached chunks reach the file there, in ``f.flush()``), or None.
     """
     import h5py
 
@@ -154,16 +173,30 @@ def _file_image(samples: Sequence[Sample], names: list[str], hw, attrs: dict[str
     with h5py.File(name, "w", libver=LIBVER, track_order=False, driver="core", backing_store=False) as f:
         for k in sorted(attrs):
             f.attrs[k] = attrs[k]
-        for array in names:
-            dtype, trailing = ARRAYS[array]
-            ds = f.create_dataset(array, shape=(n, *hw, *trailing), dtype=dtype, chunks=chunk_shape(array, hw, tile),
-                                  track_times=False, **comp.kwargs)
-            for i, s in enumerate(samples):
-                ds[i] = s.arrays[array]
+        finish = write_arrays(f, names, hw, comp) if names else None
         str_dt = h5py.string_dtype("utf-8")
         keys = np.array([s.key for s in samples], dtype=object)
         metas = np.array([canonical_meta(s.meta) for s in samples], dtype=object)
         f.create_dataset("key", shape=(n,), dtype=str_dt, data=keys if n else None, track_times=False)
         f.create_dataset("meta", shape=(n,), dtype=str_dt, data=metas if n else None, track_times=False)
+        if finish is not None:
+            finish()
         f.flush()
         return f.id.get_file_image()
+
+
+def _write_arrays(f, samples: Sequence[Sample], names: list[str], hw, comp: Compression, tile: int | None,
+                  cache: tuple[int, int, float] | None):
+    """HDF5's own way: each array dataset filled sample by sample; HDF5 filters each chunk
+    when its chunk cache evicts it. A dataset closes (its cache flushes) when the next is
+    made; the last stays open until ``f.flush()``: the returned function keeps it."""
+    n = len(samples)
+    opts = {} if cache is None else dict(zip(("rdcc_nslots", "rdcc_nbytes", "rdcc_w0"), cache))
+    ds = None
+    for array in names:
+        dtype, trailing = ARRAYS[array]
+        ds = f.create_dataset(array, shape=(n, *hw, *trailing), dtype=dtype, chunks=chunk_shape(array, hw, tile),
+                              track_times=False, **opts, **comp.kwargs)
+        for i, s in enumerate(samples):
+            ds[i] = s.arrays[array]
+    return lambda: ds
