@@ -24,11 +24,11 @@ from blurgen.parallel import check_backend, executor
 from blurgen.pipeline.book import RunBook, check_same_run, compare_inputs, diff_line
 from blurgen.pipeline.interrupt import StopSignals, ending_cleanly, remove_temporaries
 from blurgen.pipeline.lock import RunLock
+from blurgen.pipeline.packing import Pending, ShardPacker
 from blurgen.pipeline.plan import ON_ERROR, Settings, ShardPlan, plan_shards, resolve_settings
 from blurgen.pipeline.worker import BadInput, Made, Skipped, jsonable, make_one
 from blurgen.recipe import recipe_digest
 from blurgen.report import write_companions
-from blurgen.shards.writer import write_shard
 
 
 def run(
@@ -151,28 +151,30 @@ def _make_shards(job: Job, book: RunBook, settings: Settings, seed: int, on_erro
         return
     # a refused or unreadable checkpoint spoils every sample: fatal whatever --on-error says
     weights = {os.path.abspath(c) for c in job.checkpoints()}
-    with executor(*where) as par:
+    with executor(*where) as par, ShardPacker(settings.compression, settings.tile) as packer:
         # one ordered stream over every remaining task: workers go on making the next
-        # shard's samples while this process writes the previous shard
+        # shard's samples while this process writes the previous shard, and each sample
+        # is compressed in the background while the next ones are made
         results = iter(par(delayed(make_one)(job, t, seed) for p in todo for t in p.tasks))
         for plan in todo:
-            made, skipped = _collect(plan, results, on_error, weights, book, stop, bar)
+            made, skipped = _collect(plan, results, on_error, weights, book, stop, bar, packer)
             stop.check()
-            _write(plan, made, skipped, book, settings)
+            _write(plan, made, skipped, book, packer)
             book.flush("partial")
 
 
 def _collect(plan: ShardPlan, results: Iterator, on_error: str, weights: set[str], book: RunBook,
-             stop: StopSignals, bar) -> tuple[list[Made], list[dict]]:
-    """The next ``len(plan.tasks)`` results, in planned order: the samples made and the skips."""
-    made: list[Made] = []
+             stop: StopSignals, bar, packer: ShardPacker) -> tuple[list[Pending], list[dict]]:
+    """The next ``len(plan.tasks)`` results, in planned order: the samples made (handed to
+    the packer as they come) and the skips."""
+    made: list[Pending] = []
     skipped: list[dict] = []
     for _ in plan.tasks:
         stop.check()
         r = next(results)
         bar.update(1)
         if isinstance(r, Made):
-            made.append(r)
+            made.append(packer.add(r))
             book.made["ok"] += 1
             continue
         if isinstance(r, BadInput) and (on_error == "fail" or (r.path and os.path.abspath(r.path) in weights)):
@@ -183,13 +185,12 @@ def _collect(plan: ShardPlan, results: Iterator, on_error: str, weights: set[str
     return made, skipped
 
 
-def _write(plan: ShardPlan, made: list[Made], skipped: list[dict], book: RunBook, settings: Settings) -> None:
+def _write(plan: ShardPlan, made: list[Pending], skipped: list[dict], book: RunBook, packer: ShardPacker) -> None:
     """Write one shard (skips left out, indices compacted) and record it in the book."""
     path = book.out / plan.name
     attrs = {"recipe_digest": book.manifest["recipe_digest"], "split": plan.split}
-    sha = write_shard(path, [m.sample for m in made], attrs=attrs, compression=settings.compression,
-                      tile=settings.tile)
-    book.record_shard(plan, sha, path.stat().st_size, [(m.sample.key, m.digest) for m in made], skipped)
+    sha = packer.write(path, made, attrs)
+    book.record_shard(plan, sha, path.stat().st_size, [(m.key, m.digest) for m in made], skipped)
 
 
 class _NoBar:

@@ -1,0 +1,65 @@
+"""Compressing each sample for its shard in a background thread while the next ones are made.
+
+A shard's samples are compressed when the shard is written, after its last sample is
+made: with one worker (the samples made in this process) the whole compression used to
+wait for the making and the making for the compression. :class:`ShardPacker` hands each
+sample, as soon as it comes back, to one background thread that compresses its chunks
+(``blurgen.shards.packed.pack_sample``; zlib releases the GIL, as OpenCV and the numba
+kernels of the next sample do), and writes the shard from the compressed chunks
+(``write_packed_shard``): the same bytes as ``write_shard``. The thread never touches the
+output folder; the shard is written, and the manifest updated, by the loop's thread as
+before, so stops and failures end a run as they did. Compressions the packer cannot
+reproduce (``none``, ``lzf``, ``blosc-zstd``, or a zlib that differs from HDF5's) are
+written by ``write_shard`` from the samples, as before.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from blurgen.pipeline.worker import Made
+from blurgen.shards.packed import pack_sample, packable, write_packed_shard
+from blurgen.shards.schema import Sample
+from blurgen.shards.writer import write_shard
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A made sample on its way into a shard: key, content digest, and the sample (or the
+    future of its compressed chunks)."""
+
+    key: str
+    digest: str
+    item: Sample | Future
+
+
+class ShardPacker:
+    """``add(made) -> Pending`` as samples come back; ``write(path, pendings, attrs)`` when a
+    shard's samples are all there. A context manager: leaving it (also on a stop or an
+    error) cancels what is queued and waits for the sample being compressed."""
+
+    def __init__(self, compression: str, tile: int):
+        self.compression, self.tile = compression, tile
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="blurgen-pack") if packable(compression) else None
+
+    def __enter__(self) -> ShardPacker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def add(self, made: Made) -> Pending:
+        item = made.sample if self._pool is None else self._pool.submit(
+            pack_sample, made.sample, self.compression, self.tile)
+        return Pending(made.sample.key, made.digest, item)
+
+    def write(self, path: str | os.PathLike, pendings: list[Pending], attrs: dict[str, Any]) -> str:
+        """Write the shard (atomically); return its sha256."""
+        if self._pool is None:
+            return write_shard(path, [p.item for p in pendings], attrs=attrs, compression=self.compression,
+                               tile=self.tile)
+        return write_packed_shard(path, [p.item.result() for p in pendings], attrs=attrs)
