@@ -183,7 +183,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     return VideoInfo(fps=fps, n_frames=int(n), width=width, height=height)
 
 
-def _read_frame_bytes(pipe, frame_bytes: int) -> tuple[bytearray, int]:
+def read_frame_bytes(pipe, frame_bytes: int) -> tuple[bytearray, int]:
     """Up to ``frame_bytes`` bytes from ``pipe`` into a fresh buffer; (buffer, bytes read)."""
     buf = bytearray(frame_bytes)
     view = memoryview(buf)
@@ -223,7 +223,7 @@ def iter_video_frames(path: str | os.PathLike, start: int = 0) -> Iterator[np.nd
             partial = False
             while True:
                 with decoding(path, "video"):
-                    buf, got = _read_frame_bytes(proc.stdout, frame_bytes)
+                    buf, got = read_frame_bytes(proc.stdout, frame_bytes)
                 if got == 0:
                     break
                 if got < frame_bytes:

@@ -16,6 +16,12 @@ ffmpeg reports the time of every frame it returns, and a window whose times diff
 the expected ones is decoded again exactly from the stream (slow but exact; recorded in
 the sample's meta as ``decode: "stream"``).
 
+Consecutive windows (a run that covers a whole video) are decoded together instead
+(:class:`WindowStream`): one ffmpeg call seeks to the first of them, as above, and then
+reads on, every frame's time checked the same way, so the windows cost their share of one
+stream decode plus one seek. A window the stream cannot give (a time that differs, an
+error) is decoded by :func:`read_window` instead; the frames are the same either way.
+
 A truncated file holds fewer frames than its container lists: the windows inside the
 frames present are kept, the ones after are recorded as skipped with the reason, and a
 window that reaches a frame ffmpeg cannot decode fails with InputError.
@@ -23,9 +29,12 @@ window that reaches a frame ffmpeg cannot decode fails with InputError.
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import subprocess
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +42,7 @@ import numpy as np
 
 from blurgen.errors import InputError
 from blurgen.io import decoding
-from blurgen.io.video import iter_video_frames
+from blurgen.io.video import iter_video_frames, read_frame_bytes
 from blurgen.sources.frames import describe_folder
 
 VIDEO_EXTS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".mts", ".m2ts",
@@ -94,12 +103,21 @@ class FrameTimes:
 
     ``times``: seconds, ascending, one per frame present in the file; ``start``: the
     container's start time (seconds; ffmpeg's ``-ss`` counts from it); ``partial``: True
-    when the demuxer met the end of the data inside the file (a truncated file).
+    when the demuxer met the end of the data inside the file (a truncated file);
+    ``keyframes``: indices (into ``times``) of the frames whose packets are keyframes, where
+    decoding can start.
     """
 
     times: tuple[float, ...]
     start: float
     partial: bool
+    keyframes: tuple[int, ...] = ()
+
+    def keyframe_between(self, a: int, b: int) -> bool:
+        """Whether a keyframe lies in frames ``a + 1 .. b``: a seek to frame ``b`` then
+        decodes fewer than ``b - a`` frames before it."""
+        i = bisect.bisect_right(self.keyframes, a)
+        return i < len(self.keyframes) and self.keyframes[i] <= b
 
     def seek_position(self, first: int) -> float | None:
         """The ``-ss`` value that makes ffmpeg start at frame ``first`` (None for frame 0):
@@ -132,6 +150,7 @@ def _parse_frame_times(path: Path, res: subprocess.CompletedProcess) -> FrameTim
     err = res.stderr.decode("utf-8", errors="replace")
     tb = None
     pts: list[int] = []
+    key_pts: list[int] = []
     for ln in out.splitlines():
         if ln.startswith("#tb 0:"):
             a, b = ln.split(":", 1)[1].strip().split("/")
@@ -140,6 +159,10 @@ def _parse_frame_times(path: Path, res: subprocess.CompletedProcess) -> FrameTim
             fields = [x.strip() for x in ln.split(",")]
             if len(fields) >= 3 and fields[2].lstrip("-").isdigit():
                 pts.append(int(fields[2]))
+                # framecrc prints a packet's flags (F=0x..) unless they are exactly "key"
+                flags = next((f[2:] for f in fields[6:] if f.startswith("F=")), "0x1")
+                if int(flags, 16) & 1:
+                    key_pts.append(pts[-1])
     if res.returncode != 0 and not pts:
         lines = [ln for ln in err.splitlines() if ln.strip()]
         raise InputError(path, f"cannot open video ({lines[-1].strip() if lines else 'ffmpeg failed'})")
@@ -147,25 +170,35 @@ def _parse_frame_times(path: Path, res: subprocess.CompletedProcess) -> FrameTim
         raise InputError(path, "no video frames found", "is this a video file?")
     m = re.search(r"Duration: [^,]*, start: (-?[\d.]+)", err)
     start = float(m.group(1)) if m else 0.0
-    times = tuple(float(p) * tb[0] / tb[1] for p in sorted(pts))
+    order = sorted(pts)
+    times = tuple(float(p) * tb[0] / tb[1] for p in order)
     partial = "partial file" in err or res.returncode != 0
-    return FrameTimes(times=times, start=start, partial=partial)
+    keyframes = tuple(sorted(bisect.bisect_left(order, p) for p in set(key_pts)))
+    return FrameTimes(times=times, start=start, partial=partial, keyframes=keyframes)
+
+
+def _seek_command(path: Path, seek: float | None, count: int) -> list[str]:
+    """ffmpeg from ``seek`` for ``count`` frames: raw RGB on stdout, each frame's time on stderr."""
+    # level+info: showinfo's per-frame lines (level info) and errors, each line tagged
+    cmd = [_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "level+info", "-copyts"]
+    if seek is not None:
+        cmd += ["-ss", f"{seek:.9f}"]
+    return cmd + ["-noautorotate", "-i", f"file:{path}", "-map", "0:v:0", "-fps_mode", "passthrough",
+                  "-vf", "showinfo=checksum=0", "-frames:v", str(int(count)),
+                  "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+
+
+_PTS_TIME = re.compile(r"\bpts_time:(-?[\d.]+)")
 
 
 def _decode_seek(path: Path, seek: float | None, count: int, size: tuple[int, int]
                  ) -> tuple[list[np.ndarray], list[float], str]:
     """Run ffmpeg from ``seek``; return (frames, their presentation times, error text)."""
     h, w = size
-    # level+info: showinfo's per-frame lines (level info) and errors, each line tagged
-    cmd = [_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "level+info", "-copyts"]
-    if seek is not None:
-        cmd += ["-ss", f"{seek:.9f}"]
-    cmd += ["-noautorotate", "-i", f"file:{path}", "-map", "0:v:0", "-fps_mode", "passthrough",
-            "-vf", "showinfo=checksum=0", "-frames:v", str(int(count)),
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
-    res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    res = subprocess.run(_seek_command(path, seek, count), stdin=subprocess.DEVNULL, capture_output=True,
+                         check=False)
     err = res.stderr.decode("utf-8", errors="replace")
-    times = [float(t) for t in re.findall(r"\bpts_time:(-?[\d.]+)", err)]
+    times = [float(t) for t in _PTS_TIME.findall(err)]
     errors = "\n".join(ln for ln in err.splitlines() if "[error]" in ln or "[fatal]" in ln)
     if res.returncode != 0 and not errors:
         errors = err.strip().splitlines()[-1] if err.strip() else f"ffmpeg exit status {res.returncode}"
@@ -233,3 +266,83 @@ def time_tolerance(times: FrameTimes) -> float:
     """Tolerance (seconds) for matching frame times: TIME_TOL, at most a quarter frame."""
     steps = np.diff(times.times)
     return min(TIME_TOL, float(steps.min()) / 4) if len(steps) and steps.min() > 0 else TIME_TOL
+
+
+class WindowStream:
+    """Consecutive windows of one video from one ffmpeg call: a seek to the first frame
+    (``seek``: :meth:`FrameTimes.seek_position`), then ``n_frames`` frames in order, each
+    frame's presentation time read from ffmpeg's log and checked as :func:`read_window`
+    checks a window's.
+
+    ``window(first, count, expect, tol)`` returns the next window's frames (``(H, W, 3)``
+    uint8 RGB), or None when the stream cannot give them: not the next frames, a time that
+    differs, fewer frames than asked (an error, the end of a truncated file). After None
+    the stream is closed; the caller decodes with :func:`read_window`, which then gives the
+    frames or the error as it always does. A context manager (closes ffmpeg).
+    """
+
+    def __init__(self, path: str | os.PathLike, first: int, n_frames: int, size: tuple[int, int],
+                 seek: float | None):
+        self.path, self.first, self.next = Path(path), first, first
+        self.size = size
+        self._log = tempfile.TemporaryFile()
+        self._read, self._pending = 0, b""
+        self._times: list[float] = []
+        with decoding(self.path, f"frames {first}..{first + n_frames - 1}"):
+            self._proc = subprocess.Popen(_seek_command(self.path, seek, n_frames), stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.PIPE, stderr=self._log, bufsize=0)
+
+    def __enter__(self) -> WindowStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def window(self, first: int, count: int, expect: list[float], tol: float = TIME_TOL) -> list[np.ndarray] | None:
+        if self._proc is None or first != self.next:
+            self.close()
+            return None
+        h, w = self.size
+        frames = []
+        for _ in range(count):
+            buf, got = read_frame_bytes(self._proc.stdout, h * w * 3)
+            if got < h * w * 3:
+                self.close()
+                return None
+            frames.append(np.frombuffer(buf, np.uint8).reshape(h, w, 3))
+        got_times = self._logged_times(first - self.first + count)[first - self.first:]
+        if len(got_times) < count or not np.allclose(got_times, expect, rtol=0, atol=tol):
+            self.close()
+            return None
+        self.next = first + count
+        return frames
+
+    def _logged_times(self, n: int, wait_s: float = 1.0) -> list[float]:
+        """The first ``n`` logged frame times (fewer if ffmpeg has logged fewer within
+        ``wait_s`` or has ended)."""
+        deadline = time.monotonic() + wait_s
+        while len(self._read_times()) < n and self._proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return self._read_times()[:n]
+
+    def _read_times(self) -> list[float]:
+        """The times of the frames ffmpeg has logged so far (a frame is logged before it is
+        written to the pipe). ``pread``: ffmpeg shares the file's offset, which a seek or
+        read here would move under it."""
+        fd = self._log.fileno()
+        while chunk := os.pread(fd, 1 << 16, self._read):
+            self._read += len(chunk)
+            self._pending += chunk
+        end = self._pending.rfind(b"\n") + 1
+        lines, self._pending = self._pending[:end], self._pending[end:]
+        self._times += [float(t) for t in _PTS_TIME.findall(lines.decode("utf-8", errors="replace"))]
+        return self._times
+
+    def close(self) -> None:
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+            self._proc.stdout.close()
+            self._proc = None
+        self._log.close()

@@ -94,3 +94,26 @@ def test_find_videos_and_errors(tmp_path):
     (tmp_path / "junk.mp4").write_bytes(b"not a video at all" * 10)
     with pytest.raises(InputError, match="junk.mp4: cannot open video"):
         frame_times(tmp_path / "junk.mp4")
+
+
+def test_window_stream_gives_the_windows_of_a_seek_and_refuses_what_it_cannot(tmp_path):
+    from blurgen.sources.video import WindowStream
+
+    path = encode_video(tmp_path / "v.mp4", moving_frames(60, 16, 24), gop=12, bframes=2,
+                        extra=("-output_ts_offset", "0.5"))
+    ft = frame_times(path)
+    assert ft.keyframes[:3] == (0, 12, 24)
+    assert ft.keyframe_between(5, 12) and not ft.keyframe_between(12, 23)
+    ref, tol = _stream(path), time_tolerance(ft)
+
+    def times(first):
+        return list(ft.times[first:first + 7])
+
+    with WindowStream(path, 7, 35, (16, 24), ft.seek_position(7)) as s:
+        for first in (7, 14, 21):
+            for a, b in zip(s.window(first, 7, times(first), tol), ref[first:first + 7]):
+                np.testing.assert_array_equal(a, b)
+        assert s.window(35, 7, times(35), tol) is None  # not the next window (28 is)
+        assert s.window(28, 7, times(28), tol) is None  # closed after a refusal
+    with WindowStream(path, 7, 14, (16, 24), ft.seek_position(7)) as s:
+        assert s.window(7, 7, [t + 1 / 240 for t in times(7)], tol) is None  # other frames than expected
