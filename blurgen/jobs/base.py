@@ -48,6 +48,12 @@ class Job(Protocol):
     - ``checkpoints()``: paths of the weights it uses.
     - ``make(task, rng)``: runs in a worker; returns the ``Sample``, raises
       ``errors.SkipSample`` for a deliberate skip and ``errors.InputError`` for bad input.
+
+    Optional, for jobs whose samples share work when made together (the real job's videos:
+    one stream decode for consecutive windows): ``groups(tasks) -> list[list[int]] | None``
+    (indices into ``tasks`` to make together, in making order; None: one at a time, in
+    the order given) and ``group(tasks)``, a context manager the worker makes one group's
+    tasks in, in order. Each sample must be the one ``make`` alone gives.
     """
 
     kind: str

@@ -19,10 +19,16 @@ first frame number, zero-padded as in the file names (6 digits for videos).
 Bad input: gaps in the numbering and the end of a truncated video are planned skips
 (:meth:`RealJob.planned_skips`); an unreadable, corrupt or differently sized frame, or a
 window ffmpeg cannot decode, raises InputError when the sample is made.
+
+Videos: a run that covers consecutive windows of a video (the default stride, no
+``--limit``) makes them in groups (:meth:`RealJob.groups`), each group's frames decoded
+as one stream (:class:`blurgen.sources.video.WindowStream`) inside :meth:`RealJob.group`;
+the frames, and so the samples, are those a seek per window gives.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -41,9 +47,17 @@ from blurgen.shards.schema import Sample
 from blurgen.sources import gopro, nfs
 from blurgen.sources.frames import FrameSequence, find_frame_sequences
 from blurgen.sources.splits import read_split_file
-from blurgen.sources.video import TIME_TOL, VideoFile, find_videos, frame_times, read_window, time_tolerance
+from blurgen.sources.video import (
+    TIME_TOL, VideoFile, WindowStream, find_videos, frame_times, read_window, time_tolerance,
+)
 from blurgen.sources.windows import plan_stream_windows, plan_windows
 from blurgen.synth.average import Accumulator, Averaging, check_crf
+
+# Windows per stream group: at least GROUP_MIN before a group may end (where a keyframe
+# lets the next group's seek start close to its first frame), at most GROUP_MAX (the
+# samples of a group come back together).
+GROUP_MIN, GROUP_MAX = 16, 48
+
 
 def _key_index(i: int, digits: int) -> str:
     return f"{i:0{digits}d}"
@@ -62,6 +76,7 @@ class RealJob(PlannedJob):
                                                        config.crf_name or "crf table")
         self.averaging = Averaging(config.averaging, crf)
         self._estimator = None
+        self._stream: WindowStream | None = None
         if config.flow_model != NO_FLOW:
             self._estimator = self._build_estimator()
 
@@ -168,7 +183,7 @@ class RealJob(PlannedJob):
                     "sequence": v.name, "video": v.path, "frames": [w.first, w.last],
                     "seek": times.seek_position(w.first),
                     "times": list(times.times[w.first:w.last + 1]), "tol": tol,
-                    "container_fps": info.fps,
+                    "container_fps": info.fps, "after_key": times.keyframe_between(w.first - c.window, w.first),
                 }))
             listed = max(info.n_frames, n)
             if listed > n or times.partial:
@@ -194,6 +209,62 @@ class RealJob(PlannedJob):
             else:
                 files.add(t.payload["video"])
         return sorted(files)
+
+    # -- stream groups (videos) ---------------------------------------------------------
+    def groups(self, tasks: list[Task]) -> list[list[int]] | None:
+        """Indices into ``tasks`` grouped to be made together, in making order: runs of
+        consecutive windows of one video (the default stride), cut into groups of
+        GROUP_MIN..GROUP_MAX windows, each (after the first) starting just after a
+        keyframe when one allows; a window with no neighbour in ``tasks`` is a group of its
+        own. None for frame sources and other strides: one task at a time, planned order."""
+        c = self.config
+        if c.source != "video" or c.stride != c.window:
+            return None
+        order = sorted(range(len(tasks)), key=lambda i: (tasks[i].payload["video"], tasks[i].payload["frames"][0]))
+        groups: list[list[int]] = []
+        for i in order:
+            p = tasks[i].payload
+            last = tasks[groups[-1][-1]].payload if groups else None
+            follows = last is not None and last["video"] == p["video"] and last["frames"][1] + 1 == p["frames"][0]
+            n = len(groups[-1]) if groups else 0
+            if follows and n < GROUP_MAX and not (n >= GROUP_MIN and p["after_key"]):
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        return groups
+
+    @contextlib.contextmanager
+    def group(self, tasks: list[Task]):
+        """While the body makes ``tasks`` (one group of :meth:`groups`, in order), their
+        frames come from one :class:`WindowStream` (a single task: no stream, a seek)."""
+        if len(tasks) < 2 or "video" not in tasks[0].payload:
+            yield
+            return
+        p = tasks[0].payload
+        n_frames = tasks[-1].payload["frames"][1] - p["frames"][0] + 1
+        try:
+            self._stream = WindowStream(self.root / p["video"], p["frames"][0], n_frames, tuple(tasks[0].size),
+                                        p["seek"])
+        except (InputError, OSError):  # no stream: each window seeks, and says what is wrong
+            yield
+            return
+        try:
+            yield
+        finally:
+            self._stream.close()
+            self._stream = None
+
+    def _video_window(self, task: Task) -> tuple[list[np.ndarray], str]:
+        """The window's frames and how they were found (``seek``: by a checked seek, the
+        window's own or its stream group's)."""
+        p = task.payload
+        first, last = p["frames"]
+        if self._stream is not None and self._stream.path == self.root / p["video"]:
+            frames = self._stream.window(first, last - first + 1, p["times"], p.get("tol", TIME_TOL))
+            if frames is not None:
+                return frames, "seek"
+        return read_window(self.root / p["video"], first, last - first + 1, tuple(task.size), p.get("seek"),
+                           p.get("times"), p.get("tol", TIME_TOL))
 
     # -- making -----------------------------------------------------------------------
     def make(self, task: Task, rng: np.random.Generator | None = None) -> Sample:
@@ -224,11 +295,9 @@ class RealJob(PlannedJob):
                     names.append(rel)
         else:
 
-            path = self.root / p["video"]
             first, last = p["frames"]
             t0 = time.perf_counter()
-            frames, how = read_window(path, first, last - first + 1, tuple(task.size), p.get("seek"),
-                                      p.get("times"), p.get("tol", TIME_TOL))
+            frames, how = self._video_window(task)
             times["decode"] += time.perf_counter() - t0
             t1 = time.perf_counter()
             for f in frames:

@@ -19,16 +19,25 @@ from joblib import delayed
 
 from blurgen import manifest as mf
 from blurgen.errors import ConfigError, InputError
-from blurgen.jobs.base import Job
+from blurgen.jobs.base import Job, Task
 from blurgen.parallel import check_backend, executor
 from blurgen.pipeline.book import RunBook, check_same_run, compare_inputs, diff_line
 from blurgen.pipeline.interrupt import StopSignals, ending_cleanly, remove_temporaries
 from blurgen.pipeline.lock import RunLock
 from blurgen.pipeline.packing import Pending, ShardPacker
 from blurgen.pipeline.plan import ON_ERROR, Settings, ShardPlan, plan_shards, resolve_settings
-from blurgen.pipeline.worker import BadInput, Made, Skipped, jsonable, make_one
+from blurgen.pipeline.worker import BadInput, Made, Skipped, jsonable, make_group, make_one
 from blurgen.recipe import recipe_digest
 from blurgen.report import write_companions
+
+
+# Stream groups (Job.groups) make samples in another order than the shards take them: the
+# samples made ahead wait in memory, compressed. Groups are used when the run's samples fit
+# in GROUP_BUFFER_BYTES, estimated at RAW_BYTES_PER_PIXEL (blur, two flows, two masks, the
+# two end frames) times PACKED_FRACTION when they are packed.
+GROUP_BUFFER_BYTES = 4 * 2**30
+RAW_BYTES_PER_PIXEL = 3 + 8 + 8 + 1 + 1 + 6
+PACKED_FRACTION = 0.6
 
 
 def run(
@@ -151,16 +160,49 @@ def _make_shards(job: Job, book: RunBook, settings: Settings, seed: int, on_erro
         return
     # a refused or unreadable checkpoint spoils every sample: fatal whatever --on-error says
     weights = {os.path.abspath(c) for c in job.checkpoints()}
+    tasks = [t for p in todo for t in p.tasks]
     with executor(*where) as par, ShardPacker(settings.compression, settings.tile) as packer:
         # one ordered stream over every remaining task: workers go on making the next
         # shard's samples while this process writes the previous shard, and each sample
         # is compressed in the background while the next ones are made
-        results = iter(par(delayed(make_one)(job, t, seed) for p in todo for t in p.tasks))
+        groups = _groups(job, tasks, packer)
+        if groups is None:
+            results = iter(par(delayed(make_one)(job, t, seed) for t in tasks))
+        else:
+            made = par(delayed(make_group)(job, [tasks[i] for i in g], seed) for g in groups)
+            results = _in_planned_order(groups, made, packer)
         for plan in todo:
             made, skipped = _collect(plan, results, on_error, weights, book, stop, bar, packer)
             stop.check()
             _write(plan, made, skipped, book, packer)
             book.flush("partial")
+
+
+def _groups(job: Job, tasks: list[Task], packer: ShardPacker) -> list[list[int]] | None:
+    """The job's groups of tasks to make together (``job.groups``), when it has them and
+    they are worth it: some group holds more than one task, and the samples waiting for
+    their shard (results come back in the groups' order, shards are written in planned
+    order) fit in GROUP_BUFFER_BYTES (compressed as the packer will, or raw). Else None:
+    one task at a time, in planned order."""
+    groups = job.groups(tasks) if hasattr(job, "groups") else None
+    if not groups or max(len(g) for g in groups) < 2:
+        return None
+    raw = sum(t.size[0] * t.size[1] for t in tasks) * RAW_BYTES_PER_PIXEL
+    return groups if raw * (PACKED_FRACTION if packer.packs else 1.0) <= GROUP_BUFFER_BYTES else None
+
+
+def _in_planned_order(groups: list[list[int]], made: Iterator[list], packer: ShardPacker) -> Iterator:
+    """The results of ``made`` (one list per group, in the groups' order) in planned order
+    (task index 0, 1, ...); made samples are handed to the packer as they come, so those
+    waiting for their turn wait compressed."""
+    waiting: dict[int, Any] = {}
+    next_index = 0
+    for group, results in zip(groups, made):
+        for i, r in zip(group, results):
+            waiting[i] = packer.add(r) if isinstance(r, Made) else r
+        while next_index in waiting:
+            yield waiting.pop(next_index)
+            next_index += 1
 
 
 def _collect(plan: ShardPlan, results: Iterator, on_error: str, weights: set[str], book: RunBook,
@@ -173,8 +215,8 @@ def _collect(plan: ShardPlan, results: Iterator, on_error: str, weights: set[str
         stop.check()
         r = next(results)
         bar.update(1)
-        if isinstance(r, Made):
-            made.append(packer.add(r))
+        if isinstance(r, (Made, Pending)):
+            made.append(packer.add(r) if isinstance(r, Made) else r)
             book.made["ok"] += 1
             continue
         if isinstance(r, BadInput) and (on_error == "fail" or (r.path and os.path.abspath(r.path) in weights)):

@@ -45,6 +45,11 @@ class ShardPacker:
         self.compression, self.tile = compression, tile
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="blurgen-pack") if packable(compression) else None
 
+    @property
+    def packs(self) -> bool:
+        """Whether samples are compressed ahead (else written from the samples)."""
+        return self._pool is not None
+
     def __enter__(self) -> ShardPacker:
         return self
 

@@ -62,6 +62,14 @@ def make_one(job: Job, task: Task, seed: int) -> Result:
     return Made(sample, sample_digest(sample.key, sample.arrays, sample.meta))
 
 
+def make_group(job: Job, tasks: list[Task], seed: int) -> list[Result]:
+    """:func:`make_one` for each of ``tasks`` (a group of the job's ``groups``), inside the
+    job's ``group(tasks)``: the context in which the job shares work between them (a video
+    decoded as one stream)."""
+    with job.group(tasks):
+        return [make_one(job, t, seed) for t in tasks]
+
+
 def jsonable(info: dict[str, Any]) -> dict[str, Any]:
     """``info`` with numpy scalars unwrapped and anything not JSON as its ``str``."""
     out = {}

@@ -1,0 +1,133 @@
+"""Videos decoded as one stream per group of consecutive windows must give the shards a
+seek per window gives, byte for byte, with any number of workers, truncated files too."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+import blurgen.jobs.real as real_job
+from blurgen.errors import InputError
+from blurgen.jobs.real import GROUP_MAX, GROUP_MIN, build
+from blurgen.pipeline import loop, run
+from blurgen.sources.video import frame_times, read_window
+from real_helpers import encode_video, moving_frames, truncate
+
+
+def read_metas(out):
+    from blurgen.shards.reader import ShardReader
+
+    metas = []
+    for p in sorted(out.glob("*.h5")):
+        with ShardReader(p) as r:
+            metas += [json.dumps(r.meta(i)) for i in range(len(r))]
+    return metas
+
+
+def shard_bytes(out):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.glob("*.h5"))}
+
+
+def stable(man):
+    """What two runs making the same dataset must agree on in the manifest. The last line
+    ffmpeg prints for a window it cannot decode varies from run to run (its threads race to
+    report the cut), with a seek per window too: it is left out of the skip reasons."""
+    skipped = [{**s, "reason": s["reason"].split("; ffmpeg:")[0]} for s in man["skipped"]]
+    return {"skipped": skipped, **{k: man[k] for k in ("shards", "samples", "plan")}}
+
+
+@pytest.fixture
+def videos(tmp_path_factory):
+    """A folder with a long clip (B-frames, GOP 30: several stream groups), a short one and
+    one cut in half (the window that reaches the cut fails to decode)."""
+    d = tmp_path_factory.mktemp("videos")
+    encode_video(d / "long.mp4", moving_frames(300, 24, 40, dx=2), gop=30, bframes=2, extra=("-movflags", "+faststart"))
+    encode_video(d / "short.mp4", moving_frames(40, 24, 40, seed=3), gop=12)
+    whole = encode_video(d.parent / "whole.mp4", moving_frames(120, 24, 40, dx=2), gop=10,
+                         extra=("-movflags", "+faststart"))
+    for fraction in np.arange(0.5, 0.9, 0.03):  # a cut inside a window the plan keeps
+        cut = truncate(whole, d / "cut.mp4", fraction)
+        ft = frame_times(cut)
+        last = (len(ft.times) - 7) // 7 * 7
+        try:
+            read_window(cut, last, 7, (24, 40), ft.seek_position(last), list(ft.times[last:last + 7]))
+        except InputError:
+            return d
+    pytest.fail("no cut leaves a window that fails to decode")
+
+
+def counting_seeks(monkeypatch):
+    """Count the windows decoded by a seek of their own (read_window), in this process."""
+    calls = []
+    real = real_job.read_window
+
+    def counted(path, first, *args, **kw):
+        calls.append((path.name, first))
+        return real(path, first, *args, **kw)
+
+    monkeypatch.setattr(real_job, "read_window", counted)
+    return calls
+
+
+def make(videos, out, **kw):
+    job = build({"source": "video", "flow_model": "dis"}, videos)
+    return run(job, out, quiet=True, samples_per_shard=5, **kw)
+
+
+def test_stream_groups_give_the_bytes_of_a_seek_per_window(videos, tmp_path, monkeypatch):
+    seeks = counting_seeks(monkeypatch)
+    streamed = make(videos, tmp_path / "stream")
+    streamed_seeks = sorted(seeks)
+    seeks.clear()
+    monkeypatch.setattr(loop, "GROUP_BUFFER_BYTES", 0)  # groups do not fit: a seek per window
+    seeked = make(videos, tmp_path / "seek")
+    failed = sorted(("cut.mp4", int(s["key"].rsplit("/", 1)[1])) for s in seeked["skipped"]
+                    if s["kind"] == "input-error" and not s["reason"].startswith("video truncated"))
+    assert len(failed) == 1 and len(seeks) == len(seeked["samples"]) + 1  # a seek per window
+    # streaming: a window decodes by its own seek only where the stream cannot give it
+    assert streamed_seeks == failed
+    assert shard_bytes(tmp_path / "stream") == shard_bytes(tmp_path / "seek")
+    assert stable(streamed) == stable(seeked)
+    assert any(s["reason"].startswith("video truncated") for s in streamed["skipped"])
+    assert {json.loads(m)["decode"] for m in read_metas(tmp_path / "stream")} == {"seek"}
+
+
+def test_stream_groups_with_two_workers(videos, tmp_path, monkeypatch):
+    one = make(videos, tmp_path / "w1")
+    two = make(videos, tmp_path / "w2", workers=2)
+    assert shard_bytes(tmp_path / "w1") == shard_bytes(tmp_path / "w2")
+    assert stable(one) == stable(two)
+
+
+def test_groups_follow_keyframes_and_leave_sparse_windows_alone(videos):
+    job = build({"source": "video", "flow_model": "dis"}, videos)
+    tasks = [t for t in job.tasks() if t.payload["video"] == "long.mp4"]
+    groups = job.groups(tasks)
+    assert len(groups) >= 3 and sorted(i for g in groups for i in g) == list(range(len(tasks)))
+    keyframes = frame_times(videos / "long.mp4").keyframes
+    assert keyframes[:3] == (0, 30, 60)
+    for g in groups:
+        firsts = [tasks[i].payload["frames"][0] for i in g]
+        assert firsts == list(range(firsts[0], firsts[0] + 7 * len(g), 7))  # consecutive windows
+        assert len(g) <= GROUP_MAX
+    for g in groups[1:]:  # each later group starts at the first window after a keyframe
+        first = tasks[g[0]].payload["frames"][0]
+        assert any(first - 7 < k <= first for k in keyframes)
+    assert all(len(g) >= GROUP_MIN for g in groups[:-1])
+    # every third window (a sparse subset, as --limit leaves): no window has a neighbour
+    assert [len(g) for g in job.groups(tasks[::3])] == [1] * len(tasks[::3])
+    frames_job = build({"source": "frames", "flow_model": "dis"}, videos)
+    assert frames_job.groups([]) is None
+
+
+def test_a_resumed_stream_run_gives_the_same_dataset(videos, tmp_path):
+    clean = make(videos, tmp_path / "clean")
+    out = tmp_path / "out"
+    make(videos, out)
+    man = json.loads((out / "manifest.json").read_text())
+    for entry in man["shards"][::2]:  # lose every other shard: the rest is made again
+        (out / entry["name"]).unlink()
+    resumed = make(videos, out, resume=True)
+    assert shard_bytes(out) == shard_bytes(tmp_path / "clean")
+    assert stable(resumed) == stable(clean)
