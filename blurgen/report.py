@@ -91,7 +91,9 @@ def contact_sheet(out: Path, n: int = 8, seed: int = 0, tile_width: int = 200) -
         with ShardReader(Path(out) / r["shard"]) as reader:
             extras = [e for e in ("first", "last") if e in reader.names]
             arrays = reader.read(r["index"], names=["blur", "flow", *extras])
-        tiles = [arrays["blur"], flow_to_color(arrays["flow"])] + [arrays[e] for e in extras]
+        # the flow is shrunk to the tile, then coloured: the same picture for a fraction of
+        # the work (colouring a 1280x720 field costs more than reading it)
+        tiles = [arrays["blur"], flow_to_color(_fit(arrays["flow"], tile_width))] + [arrays[e] for e in extras]
         names = ["blur", "flow 1->7" if r["meta"].get("window") else "flow", *extras]
         meta = r["meta"]
         bits = [r["key"]] + [f"{k}={meta[k]:.1f}" if isinstance(meta[k], float) else f"{k}={meta[k]}"

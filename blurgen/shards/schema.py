@@ -98,7 +98,7 @@ def sample_digest(key: str, arrays: dict[str, np.ndarray], meta: dict[str, Any] 
         arr = np.ascontiguousarray(arrays[name])
         head = f"{name}|{arr.dtype.str}|{','.join(map(str, arr.shape))}\0"
         h.update(head.encode("ascii"))
-        h.update(arr.tobytes())
+        h.update(arr.reshape(-1).view(np.uint8))  # the bytes, without a copy
     text = meta if isinstance(meta, str) else canonical_meta(meta)
     h.update(b"\0meta\0" + text.encode("utf-8"))
     return h.hexdigest()
