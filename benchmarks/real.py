@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/real.py [--frames ROOT] [--size 1280x720] [--samples 8]
        [--flows none,dis,pwcnet] [--ptlflow-samples 2] [--workers 1,2] [--compression none]
-       [--video-gops 30,240] [--video-windows 3]
+       [--video-gops 30,240] [--video-windows 9] [--repeats 2]
 
 ROOT is a GoPro tree (``blurgen sample --size 1280x720`` writes one under OUT/gopro); without
 it, textured 1280x720 PNG frames that move a few pixels per frame are written to a
@@ -10,23 +10,26 @@ temporary GoPro tree. The ptlflow model runs with random weights (``--flow-ckpt 
 the cost of a forward pass does not depend on the weights.
 
 Columns, per sample (window of 7 frames), in one process: decode (read_image of the 7
-frames), average (srgb), flow (both directions + consistency mask), write (the samples
-into one HDF5 shard, per sample); total = their sum. ``decode only`` is the pure decode
-time of the same frames (a loop of read_image and nothing else), and ``total / decode
-only`` is the decode-bound target (<= 1.2 without flow).
+frames), average (srgb), flow (both directions + both consistency masks), write (what the
+pipeline does with a made sample: with a flow, its chunks compressed by the packer and the
+shard written from them; blur only, which no shard holds, the blur written into an HDF5
+file the same way); total = their sum. ``decode only`` is the pure decode time of the same
+frames (a loop of read_image and nothing else), and ``total / decode only`` is the
+decode-bound target (<= 1.15 without flow).
 
 Then whole runs with 1 and 2 workers, made the way ``blurgen.pipeline`` makes a shard:
 joblib workers (sequential for one, loky processes otherwise) make the samples, the main
-process writes them (``write_shard``; for ``none`` the blur alone, which the shard schema
-does not accept, so not through ``pipeline.run``). Seconds per sample (fastest of
-``--repeats`` runs, after a warm-up that starts the workers), the speed-up, the Amdahl
-bound the stage costs allow (the main process's write is serial), and the mean decode time
-per sample measured inside the workers: when it grows with the worker count, the workers
-were not given a core each (other load on the machine), whatever the code does.
+process takes each as it comes (the packer; blur only: written) and writes the shard after
+the last. Seconds per sample (fastest of ``--repeats`` runs, after a warm-up that starts
+the workers), the speed-up, the bound the stage costs allow (all work on 2 cores at best,
+except ``serial``: the part of the write that waits for the last sample), and the mean
+decode time per sample measured inside the workers: when it grows with the worker count,
+the workers were not given a core each (other load on the machine), whatever the code does.
 
-Video: the frames are encoded as a 240 fps H.264 file per GOP size; a window decoded by
-seeking (``blurgen.sources.video.read_window``) is compared with 7 frames' share of one
-decode of the whole stream.
+Video: the frames are encoded as a 240 fps H.264 file per GOP size; the decode time of a
+window (``RealJob.make_timed``, no flow) by a seek of its own (``read_window``: ``--limit``,
+sparse subsets) and in a whole-video run's stream groups (``RealJob.groups``, one
+``WindowStream`` each) is compared with 7 frames' share of one decode of the whole stream.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from blurgen.pipeline.worker import Made  # noqa: E402
+from blurgen.shards.writer import DEFAULT_TILE  # noqa: E402
 
 
 def synth_gopro(root: Path, n_frames: int, h: int, w: int, seed: int = 0) -> None:
@@ -63,18 +69,26 @@ def synth_gopro(root: Path, n_frames: int, h: int, w: int, seed: int = 0) -> Non
         write_image(d / f"{k + 1:06d}.png", np.clip(frame, 0, 255).astype(np.uint8))
 
 
-def write_blur_only(path: Path, blurs: list[np.ndarray], compression: str) -> None:
-    """The blur of each sample into one HDF5 file, chunked and filtered as the shard writer does."""
-    import h5py
+class BlurWriter:
+    """The blur of each sample into one HDF5 file as it comes, chunked and filtered as the
+    shard writer does (a shard needs a flow, so blur-only samples cannot be one): the main
+    process's share of a run, as the pipeline's packer takes each sample as it comes."""
 
-    from blurgen.shards.writer import DEFAULT_TILE, chunk_shape, compression_options
+    def __init__(self, path: Path, n: int, hw: tuple[int, int], compression: str):
+        import h5py
 
-    hw = blurs[0].shape[:2]
-    with h5py.File(path, "w") as f:
-        ds = f.create_dataset("blur", shape=(len(blurs), *hw, 3), dtype=np.uint8,
-                              chunks=chunk_shape("blur", hw, DEFAULT_TILE), **compression_options(compression).kwargs)
-        for i, b in enumerate(blurs):
-            ds[i] = b
+        from blurgen.shards.writer import DEFAULT_TILE, chunk_shape, compression_options
+
+        self.f = h5py.File(path, "w")
+        self.ds = self.f.create_dataset("blur", shape=(n, *hw, 3), dtype=np.uint8,
+                                        chunks=chunk_shape("blur", hw, DEFAULT_TILE),
+                                        **compression_options(compression).kwargs)
+
+    def add(self, i: int, blur: np.ndarray) -> None:
+        self.ds[i] = blur
+
+    def close(self) -> None:
+        self.f.close()
 
 
 def _make(job, task):
@@ -85,8 +99,11 @@ def _make(job, task):
 
 def stage_costs(job, tasks, tmp: Path, compression: str) -> dict[str, float]:
     """ms per sample of each stage, in this process: median over samples for decode,
-    average and flow; write = one shard holding all the samples, divided by their number."""
-    from blurgen.shards.writer import write_shard
+    average and flow; write: what the pipeline does with a made sample (with a flow: its
+    chunks compressed, then the shard written from them; blur only: the blur written into
+    an HDF5 file), all of it divided by the number of samples; serial: the part of write
+    that waits for the last sample (the shard file itself), per sample."""
+    from blurgen.pipeline.packing import ShardPacker
 
     rows, samples = [], []
     for t in tasks:
@@ -95,13 +112,24 @@ def stage_costs(job, tasks, tmp: Path, compression: str) -> dict[str, float]:
         samples.append(sample)
     t0 = time.perf_counter()
     if "flow" in samples[0].arrays:
-        write_shard(tmp / "stage.h5", samples, compression=compression)
+        with ShardPacker(compression, DEFAULT_TILE) as packer:
+            pending = [packer.add(Made(x, "")) for x in samples]
+            for p in pending:
+                if hasattr(p.item, "result"):
+                    p.item.result()
+            t1 = time.perf_counter()
+            packer.write(tmp / "stage.h5", pending, {})
     else:
-        write_blur_only(tmp / "stage.h5", [s.arrays["blur"] for s in samples], compression)
-    write_ms = 1000 * (time.perf_counter() - t0) / len(samples)
+        w = BlurWriter(tmp / "stage.h5", len(samples), samples[0].arrays["blur"].shape[:2], compression)
+        for i, x in enumerate(samples):
+            w.add(i, x.arrays["blur"])
+        t1 = time.perf_counter()
+        w.close()
+    t2 = time.perf_counter()
     (tmp / "stage.h5").unlink()
     out = {k: 1000 * statistics.median(r[k] for r in rows) for k in ("decode", "average", "flow")}
-    out["write"] = write_ms
+    out["write"] = 1000 * (t2 - t0) / len(samples)
+    out["serial"] = 1000 * (t2 - t1) / len(samples)
     return out
 
 
@@ -174,25 +202,35 @@ def pure_decode_ms(job, tasks) -> float:
 
 def run_workers(job, tasks, workers: int, out: Path, compression: str) -> tuple[float, float]:
     """One run the way ``blurgen.pipeline`` runs a shard: joblib workers (``sequential`` for
-    one, ``loky`` processes otherwise) make the samples, the main process writes them into
-    one shard (``write_shard``; blur only for ``none``, which the shard schema refuses).
+    one, ``loky`` processes otherwise) make the samples; the main process takes each as it
+    comes (the pipeline's packer: its chunks compressed in a background thread; blur only:
+    written into the file) and writes the shard after the last.
     Returns (wall seconds, mean seconds of decoding per sample inside the workers)."""
     from joblib import Parallel, delayed
 
-    from blurgen.shards.writer import write_shard
+    from blurgen.pipeline.packing import ShardPacker
 
     t0 = time.perf_counter()
     backend = "sequential" if workers == 1 else "loky"
-    with Parallel(n_jobs=workers, backend=backend, return_as="generator") as par:
-        made = list(par(delayed(_make)(job, t) for t in tasks))
-    samples = [m[0] for m in made]
-    if "flow" in samples[0].arrays:
-        write_shard(out, samples, compression=compression)
-    else:
-        write_blur_only(out, [x.arrays["blur"] for x in samples], compression)
+    decode = []
+    with Parallel(n_jobs=workers, backend=backend, return_as="generator") as par, \
+            ShardPacker(compression, DEFAULT_TILE) as packer:
+        writer, pending = None, []
+        for i, (sample, times) in enumerate(par(delayed(_make)(job, t) for t in tasks)):
+            decode.append(times["decode"])
+            if "flow" in sample.arrays:
+                pending.append(packer.add(Made(sample, "")))
+                continue
+            if writer is None:
+                writer = BlurWriter(out, len(tasks), sample.arrays["blur"].shape[:2], compression)
+            writer.add(i, sample.arrays["blur"])
+        if writer is not None:
+            writer.close()
+        else:
+            packer.write(out, pending, {})
     wall = time.perf_counter() - t0
     out.unlink()
-    return wall, statistics.mean(m[1]["decode"] for m in made)
+    return wall, statistics.mean(decode)
 
 
 def main() -> None:
@@ -227,7 +265,8 @@ def main() -> None:
             synth_gopro(root, 7 * n_max, h, w)
         print(f"# {os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.1f}; frames: "
               f"{'synthesized PNG' if args.frames is None else root}; window 7; compression {args.compression}")
-        header = ("flow", "samples", "decode", "average", "flow", "write", "total", "decode only", "total/decode")
+        header = ("flow", "samples", "decode", "average", "flow", "write (serial)", "total", "decode only",
+                  "total/decode")
         header += tuple(f"{k} worker{'s' if k > 1 else ''} s/sample" for k in workers)
         header += ("speed-up", "bound", "decode in workers ms (" + " / ".join(map(str, workers)) + ")")
         rows = []
@@ -243,7 +282,7 @@ def main() -> None:
             job.make_timed(tasks[0])  # warm up: page cache, lazy imports, model load
             dec = pure_decode_ms(job, tasks)
             st = stage_costs(job, tasks, tmp, args.compression)
-            total = sum(st.values())
+            total = sum(v for k, v in st.items() if k != "serial")
             per, dec_in = {}, {}
             for k in workers:
                 run_workers(job, tasks[:2 * k], k, tmp / "warm.h5", args.compression)  # start workers, imports
@@ -252,12 +291,13 @@ def main() -> None:
                 per[k], dec_in[k] = best[0] / len(tasks), best[1]
             k1, k2 = workers[0], workers[-1]
             speed = per[k1] / per[k2]
-            # Amdahl bound from the stage costs: workers make, then the main process writes
-            # (serial; blurgen.pipeline writes a shard after its samples are made)
-            make = total - st["write"]
-            bound = ((make / k1 + st["write"]) / (make / k2 + st["write"])) if k2 > k1 else 1.0
+            # Bound from the stage costs: the work runs on k cores at best, except the part
+            # of the write that waits for the last sample (serial)
+            par_work = total - st["serial"]
+            bound = ((par_work / k1 + st["serial"]) / (par_work / k2 + st["serial"])) if k2 > k1 else 1.0
             rows.append((flow if flow == "none" or flow.startswith("dis") else f"{flow} (random w.)", str(len(tasks)),
-                         *(f"{st[k]:.0f} ms" for k in ("decode", "average", "flow", "write")),
+                         *(f"{st[k]:.0f} ms" for k in ("decode", "average", "flow")),
+                         f"{st['write']:.0f} ms ({st['serial']:.0f})",
                          f"{total:.0f} ms", f"{dec:.0f} ms", f"{total / dec:.2f}",
                          *(f"{per[k]:.3f}" for k in workers), f"{speed:.2f}x", f"{bound:.1f}x",
                          " / ".join(f"{1000 * dec_in[k]:.0f}" for k in workers)))

@@ -1,0 +1,102 @@
+"""Labelled real blur: ``blurgen real --flow-model dis`` against a plain script of the same recipe.
+
+Usage: python benchmarks/real_vs_script.py [--frames ROOT] [--windows 18] [--repeats 3] [--workers 1]
+
+The plain script (printed below the table) is the recipe with nothing else: read the 7
+frames of each window (``cv2.imread``), average them in float, DIS (OpenCV, medium preset)
+from the first frame to the last and back, write the blur as PNG and both flows as
+``.npy``. ``blurgen real`` does the same work and more: forward-backward masks for both
+directions, the sample checks and digests, gzip-compressed HDF5 shards written atomically,
+the input hashes and the manifest, the preview and the dataset card. Both run as fresh
+processes on the same frames (``--windows`` windows of 7 frames of 1280x720 PNG in a GoPro
+tree: ROOT, or textured frames written to a temporary folder), alternating, ``--repeats``
+times; the table gives the wall time of each run (process start to exit), the fastest of
+each, and their ratio. Both outputs are written (and listed), so neither side skips work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+PLAIN = '''\
+import glob, sys, cv2, numpy as np
+root, out = sys.argv[1], sys.argv[2]
+files = sorted(glob.glob(f"{root}/GOPRO_Large_all/*/*/*.png"))
+dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+for i in range(0, len(files) - 6, 7):
+    frames = [cv2.imread(f) for f in files[i:i + 7]]
+    blur = np.mean(np.stack(frames).astype(np.float32), axis=0).round().astype(np.uint8)
+    a, b = (cv2.cvtColor(frames[k], cv2.COLOR_BGR2GRAY) for k in (0, -1))
+    cv2.imwrite(f"{out}/{i:06d}.png", blur)
+    np.save(f"{out}/{i:06d}_fwd.npy", dis.calc(a, b, None))
+    np.save(f"{out}/{i:06d}_bwd.npy", dis.calc(b, a, None))
+'''
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the process and its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def folder_summary(out: Path) -> str:
+    files = [p for p in out.rglob("*") if p.is_file()]
+    return f"{len(files)} files, {sum(p.stat().st_size for p in files) / 2**20:.0f} MiB"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=Path, default=None, help="GoPro tree of 1280x720 frames (else synthesized)")
+    ap.add_argument("--windows", type=int, default=18)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=1, help="blurgen real --workers")
+    args = ap.parse_args()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    with tempfile.TemporaryDirectory() as tmpd:
+        tmp = Path(tmpd)
+        root = args.frames
+        if root is None:
+            from real import synth_gopro
+
+            root = tmp / "gopro"
+            synth_gopro(root, 7 * args.windows, 720, 1280)
+        script = tmp / "plain.py"
+        script.write_text(PLAIN)
+        load0 = os.getloadavg()[0]
+        runs: dict[str, list[tuple[float, float]]] = {"plain script": [], "blurgen real": []}
+        outs = {}
+        for k in range(args.repeats):
+            outs = {"plain script": tmp / f"plain-{k}", "blurgen real": tmp / f"blurgen-{k}"}
+            outs["plain script"].mkdir()
+            runs["plain script"].append(timed([sys.executable, str(script), str(root), str(outs["plain script"])], env))
+            runs["blurgen real"].append(timed(
+                [sys.executable, "-m", "blurgen", "real", "--source", "gopro", "--root", str(root), "--flow-model",
+                 "dis", "--out", str(outs["blurgen real"]), "--workers", str(args.workers), "--quiet"], env))
+        print(f"# {os.cpu_count()} CPU cores, load {load0:.1f} before, {os.getloadavg()[0]:.1f} after; "
+              f"{args.windows} windows of 7 frames, 1280x720 PNG; blurgen --workers {args.workers}")
+        print("| run           | wall s (each run)        | fastest s | fastest / plain | CPU s (fastest run) | output |")
+        print("|---------------|--------------------------|-----------|-----------------|---------------------|--------|")
+        best_plain = min(runs["plain script"])[0]
+        for name, rs in runs.items():
+            each = " ".join(f"{w:.2f}" for w, _ in rs)
+            wall, cpu = min(rs)
+            print(f"| {name:<13} | {each:<24} | {wall:>9.2f} | {wall / best_plain:>14.2f}x | {cpu:>19.2f} | "
+                  f"{folder_summary(outs[name])} |")
+        print("\nthe plain script:\n" + PLAIN)
+
+
+if __name__ == "__main__":
+    main()
