@@ -91,10 +91,13 @@ class BlurWriter:
         self.f.close()
 
 
-def _make(job, task):
-    """What a pipeline worker does (blurgen.pipeline.make_one): make the sample; here also
-    return the worker's stage times."""
-    return job.make_timed(task)
+def _make(job, task, pack=None):
+    """What a pipeline worker does (blurgen.pipeline.worker.make_one): make the sample, and
+    pack it for its shard when asked (loky workers do); here also return the stage times."""
+    from blurgen.shards.packed import pack_sample
+
+    sample, times = job.make_timed(task)
+    return (sample if pack is None or "flow" not in sample.arrays else pack_sample(sample, *pack)), times
 
 
 def stage_costs(job, tasks, tmp: Path, compression: str) -> dict[str, float]:
@@ -202,9 +205,10 @@ def pure_decode_ms(job, tasks) -> float:
 
 def run_workers(job, tasks, workers: int, out: Path, compression: str) -> tuple[float, float]:
     """One run the way ``blurgen.pipeline`` runs a shard: joblib workers (``sequential`` for
-    one, ``loky`` processes otherwise) make the samples; the main process takes each as it
-    comes (the pipeline's packer: its chunks compressed in a background thread; blur only:
-    written into the file) and writes the shard after the last.
+    one, ``loky`` processes otherwise) make the samples (loky workers also pack them); the
+    main process takes each as it comes (the pipeline's packer: one worker's samples
+    compressed in a background thread; blur only: written into the file) and writes the
+    shard after the last.
     Returns (wall seconds, mean seconds of decoding per sample inside the workers)."""
     from joblib import Parallel, delayed
 
@@ -216,9 +220,10 @@ def run_workers(job, tasks, workers: int, out: Path, compression: str) -> tuple[
     with Parallel(n_jobs=workers, backend=backend, return_as="generator") as par, \
             ShardPacker(compression, DEFAULT_TILE) as packer:
         writer, pending = None, []
-        for i, (sample, times) in enumerate(par(delayed(_make)(job, t) for t in tasks)):
+        pack = packer.worker_packing(backend)
+        for i, (sample, times) in enumerate(par(delayed(_make)(job, t, pack) for t in tasks)):
             decode.append(times["decode"])
-            if "flow" in sample.arrays:
+            if not hasattr(sample, "arrays") or "flow" in sample.arrays:
                 pending.append(packer.add(Made(sample, "")))
                 continue
             if writer is None:

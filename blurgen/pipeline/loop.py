@@ -166,10 +166,11 @@ def _make_shards(job: Job, book: RunBook, settings: Settings, seed: int, on_erro
         # shard's samples while this process writes the previous shard, and each sample
         # is compressed in the background while the next ones are made
         groups = _groups(job, tasks, packer)
+        pack = packer.worker_packing(check_backend(*where))
         if groups is None:
-            results = iter(par(delayed(make_one)(job, t, seed) for t in tasks))
+            results = iter(par(delayed(make_one)(job, t, seed, pack) for t in tasks))
         else:
-            made = par(delayed(make_group)(job, [tasks[i] for i in g], seed) for g in groups)
+            made = par(delayed(make_group)(job, [tasks[i] for i in g], seed, pack) for g in groups)
             results = _in_planned_order(groups, made, packer)
         for plan in todo:
             made, skipped = _collect(plan, results, on_error, weights, book, stop, bar, packer)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from blurgen.pipeline.worker import Made
-from blurgen.shards.packed import pack_sample, packable, write_packed_shard
+from blurgen.shards.packed import PackedSample, pack_sample, packable, write_packed_shard
 from blurgen.shards.schema import Sample
 from blurgen.shards.writer import write_shard
 
@@ -33,7 +33,7 @@ class Pending:
 
     key: str
     digest: str
-    item: Sample | Future
+    item: Sample | PackedSample | Future
 
 
 class ShardPacker:
@@ -57,9 +57,17 @@ class ShardPacker:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
+    def worker_packing(self, backend: str) -> tuple[str, int] | None:
+        """(compression, tile) for the workers to pack samples themselves (``make_one``'s
+        ``pack``) when they are this machine's processes (``loky``): the compression is then
+        spread over them. None otherwise: this process packs (sequential: in the background
+        thread; dask and ray workers may run another zlib)."""
+        return (self.compression, self.tile) if self.packs and backend == "loky" else None
+
     def add(self, made: Made) -> Pending:
-        item = made.sample if self._pool is None else self._pool.submit(
-            pack_sample, made.sample, self.compression, self.tile)
+        item = made.sample
+        if self._pool is not None and isinstance(item, Sample):
+            item = self._pool.submit(pack_sample, item, self.compression, self.tile)
         return Pending(made.sample.key, made.digest, item)
 
     def write(self, path: str | os.PathLike, pendings: list[Pending], attrs: dict[str, Any]) -> str:
@@ -67,4 +75,5 @@ class ShardPacker:
         if self._pool is None:
             return write_shard(path, [p.item for p in pendings], attrs=attrs, compression=self.compression,
                                tile=self.tile)
-        return write_packed_shard(path, [p.item.result() for p in pendings], attrs=attrs)
+        return write_packed_shard(path, [p.item.result() if isinstance(p.item, Future) else p.item for p in pendings],
+                                  attrs=attrs)

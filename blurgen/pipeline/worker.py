@@ -8,15 +8,17 @@ from typing import Any, Union
 
 from blurgen.errors import InputError, SkipSample
 from blurgen.jobs.base import Job, Task
+from blurgen.shards.packed import PackedSample, pack_sample
 from blurgen.shards.schema import Sample, sample_digest, validate_sample
 from blurgen.utils import rng_for
 
 
 @dataclass(frozen=True)
 class Made:
-    """The sample and its content digest (what the manifest records)."""
+    """The sample and its content digest (what the manifest records); the sample packed
+    for its shard when the worker was asked to (``pack``)."""
 
-    sample: Sample
+    sample: Sample | PackedSample
     digest: str
 
 
@@ -46,9 +48,10 @@ class BadInput:
 Result = Union[Made, Skipped, BadInput]
 
 
-def make_one(job: Job, task: Task, seed: int) -> Result:
+def make_one(job: Job, task: Task, seed: int, pack: tuple[str, int] | None = None) -> Result:
     """Make one sample with the rng of ``(seed, task.key)``. Other exceptions than a skip or
-    bad input are bugs and propagate."""
+    bad input are bugs and propagate. ``pack``: (compression, tile) to compress the sample
+    for its shard here (``shards.packed.pack_sample``), where many workers share the work."""
     try:
         sample = job.make(task, rng_for(seed, task.key))
     except SkipSample as e:
@@ -59,15 +62,16 @@ def make_one(job: Job, task: Task, seed: int) -> Result:
     if sample.key != task.key:
         raise ValueError(f"job {job.kind} made sample {sample.key!r} for task {task.key!r}")
     validate_sample(sample, task.size)
-    return Made(sample, sample_digest(sample.key, sample.arrays, sample.meta))
+    digest = sample_digest(sample.key, sample.arrays, sample.meta)
+    return Made(sample if pack is None else pack_sample(sample, *pack), digest)
 
 
-def make_group(job: Job, tasks: list[Task], seed: int) -> list[Result]:
+def make_group(job: Job, tasks: list[Task], seed: int, pack: tuple[str, int] | None = None) -> list[Result]:
     """:func:`make_one` for each of ``tasks`` (a group of the job's ``groups``), inside the
     job's ``group(tasks)``: the context in which the job shares work between them (a video
     decoded as one stream)."""
     with job.group(tasks):
-        return [make_one(job, t, seed) for t in tasks]
+        return [make_one(job, t, seed, pack) for t in tasks]
 
 
 def jsonable(info: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,8 +133,10 @@ def write_shard_file(path: str | os.PathLike, samples: Sequence, attrs: dict[str
     all_attrs.update(attrs or {})
     image = _file_image(samples, names, hw, all_attrs, comp, write_arrays, name=tmp_path(path).name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, image)
-    return hashlib.sha256(image).hexdigest()
+    with ThreadPoolExecutor(1) as pool:  # hash while writing: both release the GIL
+        digest = pool.submit(lambda: hashlib.sha256(image).hexdigest())
+        atomic_write_bytes(path, image)
+        return digest.result()
 
 
 def _layout(samples: Sequence, shard: str) -> tuple[list[str], tuple[int, int] | None]:
