@@ -10,7 +10,7 @@ import pytest
 import blurgen.jobs.real as real_job
 from blurgen.errors import InputError
 from blurgen.jobs.real import GROUP_MAX, GROUP_MIN, build
-from blurgen.pipeline import loop, run
+from blurgen.pipeline import loop, run, waiting
 from blurgen.sources.video import frame_times, read_window
 from real_helpers import encode_video, moving_frames, truncate
 
@@ -80,7 +80,7 @@ def test_stream_groups_give_the_bytes_of_a_seek_per_window(videos, tmp_path, mon
     streamed = make(videos, tmp_path / "stream")
     streamed_seeks = sorted(seeks)
     seeks.clear()
-    monkeypatch.setattr(loop, "GROUP_BUFFER_BYTES", 0)  # groups do not fit: a seek per window
+    monkeypatch.setattr(real_job.RealJob, "groups", lambda self, tasks: None)  # a seek per window
     seeked = make(videos, tmp_path / "seek")
     failed = sorted(("cut.mp4", int(s["key"].rsplit("/", 1)[1])) for s in seeked["skipped"]
                     if s["kind"] == "input-error" and not s["reason"].startswith("video truncated"))
@@ -98,6 +98,32 @@ def test_stream_groups_with_two_workers(videos, tmp_path, monkeypatch):
     two = make(videos, tmp_path / "w2", workers=2)
     assert shard_bytes(tmp_path / "w1") == shard_bytes(tmp_path / "w2")
     assert stable(one) == stable(two)
+
+
+def test_samples_made_ahead_wait_in_a_file_past_the_memory_budget(videos, tmp_path, monkeypatch):
+    """With no memory to wait in, every sample made ahead of its shard goes through the
+    waiting file and comes back the same; the file is gone when the run ends."""
+    in_memory = make(videos, tmp_path / "memory")
+    spilled = []
+    real_spill = waiting.WaitingRoom._spill
+    monkeypatch.setattr(waiting.WaitingRoom, "_spill", lambda self, p: spilled.append(p.key) or real_spill(self, p))
+    monkeypatch.setattr(loop, "GROUP_BUFFER_BYTES", 1)
+    on_disk = make(videos, tmp_path / "disk")
+    assert len(spilled) > len(on_disk["samples"]) // 2
+    assert shard_bytes(tmp_path / "disk") == shard_bytes(tmp_path / "memory")
+    assert stable(on_disk) == stable(in_memory)
+    assert not [p.name for p in (tmp_path / "disk").iterdir() if p.name.startswith(".waiting")]
+
+
+def test_unpacked_compressions_stream_only_within_the_memory_budget(videos, tmp_path, monkeypatch):
+    seeks = counting_seeks(monkeypatch)
+    make(videos, tmp_path / "fits", compression="none")
+    assert len(seeks) == 1  # the window at the cut
+    seeks.clear()
+    monkeypatch.setattr(loop, "GROUP_BUFFER_BYTES", 1)  # raw samples cannot wait in the file
+    man = make(videos, tmp_path / "seeks", compression="none")
+    assert len(seeks) == len(man["samples"]) + 1
+    assert shard_bytes(tmp_path / "fits") == shard_bytes(tmp_path / "seeks")
 
 
 def test_groups_follow_keyframes_and_leave_sparse_windows_alone(videos):

@@ -25,6 +25,7 @@ from blurgen.pipeline.book import RunBook, check_same_run, compare_inputs, diff_
 from blurgen.pipeline.interrupt import StopSignals, ending_cleanly, remove_temporaries
 from blurgen.pipeline.lock import RunLock
 from blurgen.pipeline.packing import Pending, ShardPacker
+from blurgen.pipeline.waiting import WaitingRoom
 from blurgen.pipeline.plan import ON_ERROR, Settings, ShardPlan, plan_shards, resolve_settings
 from blurgen.pipeline.worker import BadInput, Made, Skipped, jsonable, make_group, make_one
 from blurgen.recipe import recipe_digest
@@ -32,12 +33,13 @@ from blurgen.report import write_companions
 
 
 # Stream groups (Job.groups) make samples in another order than the shards take them: the
-# samples made ahead wait in memory, compressed. Groups are used when the run's samples fit
-# in GROUP_BUFFER_BYTES, estimated at RAW_BYTES_PER_PIXEL (blur, two flows, two masks, the
-# two end frames) times PACKED_FRACTION when they are packed.
-GROUP_BUFFER_BYTES = 4 * 2**30
+# samples made ahead wait, compressed, in memory up to GROUP_BUFFER_BYTES and past it in a
+# temporary file (pipeline.waiting). Samples that are not packed (compressions the packer
+# does not reproduce) cannot wait in the file: groups are used for them only when the
+# run's samples fit in GROUP_BUFFER_BYTES, counted at RAW_BYTES_PER_PIXEL (blur, two
+# flows, two masks, the two end frames).
+GROUP_BUFFER_BYTES = 2 * 2**30
 RAW_BYTES_PER_PIXEL = 3 + 8 + 8 + 1 + 1 + 6
-PACKED_FRACTION = 0.6
 
 
 def run(
@@ -161,7 +163,8 @@ def _make_shards(job: Job, book: RunBook, settings: Settings, seed: int, on_erro
     # a refused or unreadable checkpoint spoils every sample: fatal whatever --on-error says
     weights = {os.path.abspath(c) for c in job.checkpoints()}
     tasks = [t for p in todo for t in p.tasks]
-    with executor(*where) as par, ShardPacker(settings.compression, settings.tile) as packer:
+    with executor(*where) as par, ShardPacker(settings.compression, settings.tile) as packer, \
+            WaitingRoom(book.out, GROUP_BUFFER_BYTES) as room:
         # one ordered stream over every remaining task: workers go on making the next
         # shard's samples while this process writes the previous shard, and each sample
         # is compressed in the background while the next ones are made
@@ -171,7 +174,7 @@ def _make_shards(job: Job, book: RunBook, settings: Settings, seed: int, on_erro
             results = iter(par(delayed(make_one)(job, t, seed, pack) for t in tasks))
         else:
             made = par(delayed(make_group)(job, [tasks[i] for i in g], seed, pack) for g in groups)
-            results = _in_planned_order(groups, made, packer)
+            results = _in_planned_order(groups, made, packer, room)
         for plan in todo:
             made, skipped = _collect(plan, results, on_error, weights, book, stop, bar, packer)
             stop.check()
@@ -181,26 +184,27 @@ def _make_shards(job: Job, book: RunBook, settings: Settings, seed: int, on_erro
 
 def _groups(job: Job, tasks: list[Task], packer: ShardPacker) -> list[list[int]] | None:
     """The job's groups of tasks to make together (``job.groups``), when it has them and
-    they are worth it: some group holds more than one task, and the samples waiting for
-    their shard (results come back in the groups' order, shards are written in planned
-    order) fit in GROUP_BUFFER_BYTES (compressed as the packer will, or raw). Else None:
-    one task at a time, in planned order."""
+    they are worth it: some group holds more than one task, and the samples can wait for
+    their shard (packed; or all of them fit in GROUP_BUFFER_BYTES). Else None: one task at
+    a time, in planned order."""
     groups = job.groups(tasks) if hasattr(job, "groups") else None
     if not groups or max(len(g) for g in groups) < 2:
         return None
     raw = sum(t.size[0] * t.size[1] for t in tasks) * RAW_BYTES_PER_PIXEL
-    return groups if raw * (PACKED_FRACTION if packer.packs else 1.0) <= GROUP_BUFFER_BYTES else None
+    return groups if packer.packs or raw <= GROUP_BUFFER_BYTES else None
 
 
-def _in_planned_order(groups: list[list[int]], made: Iterator[list], packer: ShardPacker) -> Iterator:
+def _in_planned_order(groups: list[list[int]], made: Iterator[list], packer: ShardPacker,
+                      room: WaitingRoom) -> Iterator:
     """The results of ``made`` (one list per group, in the groups' order) in planned order
     (task index 0, 1, ...); made samples are handed to the packer as they come, so those
-    waiting for their turn wait compressed."""
+    waiting for their turn wait compressed, in memory or in the waiting room's file."""
     waiting: dict[int, Any] = {}
     next_index = 0
     for group, results in zip(groups, made):
         for i, r in zip(group, results):
             waiting[i] = packer.add(r) if isinstance(r, Made) else r
+        room.settle(waiting)
         while next_index in waiting:
             yield waiting.pop(next_index)
             next_index += 1

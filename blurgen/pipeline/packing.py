@@ -33,7 +33,7 @@ class Pending:
 
     key: str
     digest: str
-    item: Sample | PackedSample | Future
+    item: Sample | PackedSample | Future | Any
 
 
 class ShardPacker:
@@ -75,5 +75,6 @@ class ShardPacker:
         if self._pool is None:
             return write_shard(path, [p.item for p in pendings], attrs=attrs, compression=self.compression,
                                tile=self.tile)
-        return write_packed_shard(path, [p.item.result() if isinstance(p.item, Future) else p.item for p in pendings],
-                                  attrs=attrs)
+        # an item still being packed (a Future) or waiting in a file (waiting.Spilled): result()
+        return write_packed_shard(path, [p.item if isinstance(p.item, PackedSample) else p.item.result()
+                                         for p in pendings], attrs=attrs)
