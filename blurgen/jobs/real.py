@@ -212,25 +212,39 @@ class RealJob(PlannedJob):
 
     # -- stream groups (videos) ---------------------------------------------------------
     def groups(self, tasks: list[Task]) -> list[list[int]] | None:
-        """Indices into ``tasks`` grouped to be made together, in making order: runs of
-        consecutive windows of one video (the default stride), cut into groups of
-        GROUP_MIN..GROUP_MAX windows, each (after the first) starting just after a
-        keyframe when one allows; a window with no neighbour in ``tasks`` is a group of its
-        own. None for frame sources and other strides: one task at a time, planned order."""
+        """Indices into ``tasks`` (in planned order) grouped to be made together: runs of at
+        least GROUP_MIN consecutive windows of one video (the default stride), cut into
+        groups of GROUP_MIN..GROUP_MAX windows, each (after a run's first) starting just
+        after a keyframe when one allows; the windows of shorter runs are groups of one (a
+        seek each). Making order: the group holding the earliest planned task first, so
+        shards complete as the run goes. None for frame sources and other strides."""
         c = self.config
         if c.source != "video" or c.stride != c.window:
             return None
         order = sorted(range(len(tasks)), key=lambda i: (tasks[i].payload["video"], tasks[i].payload["frames"][0]))
-        groups: list[list[int]] = []
+        runs: list[list[int]] = []
         for i in order:
             p = tasks[i].payload
-            last = tasks[groups[-1][-1]].payload if groups else None
-            follows = last is not None and last["video"] == p["video"] and last["frames"][1] + 1 == p["frames"][0]
-            n = len(groups[-1]) if groups else 0
-            if follows and n < GROUP_MAX and not (n >= GROUP_MIN and p["after_key"]):
-                groups[-1].append(i)
+            last = tasks[runs[-1][-1]].payload if runs else None
+            if last is not None and last["video"] == p["video"] and last["frames"][1] + 1 == p["frames"][0]:
+                runs[-1].append(i)
             else:
+                runs.append([i])
+        groups = [g for run in runs for g in self._cut(run, tasks)]
+        return sorted(groups, key=min)
+
+    @staticmethod
+    def _cut(run: list[int], tasks: list[Task]) -> list[list[int]]:
+        """A run of consecutive windows cut into stream groups (see :meth:`groups`)."""
+        if len(run) < GROUP_MIN:
+            return [[i] for i in run]
+        groups = [[run[0]]]
+        for i in run[1:]:
+            n = len(groups[-1])
+            if n >= GROUP_MAX or (n >= GROUP_MIN and tasks[i].payload["after_key"]):
                 groups.append([i])
+            else:
+                groups[-1].append(i)
         return groups
 
     @contextlib.contextmanager

@@ -173,8 +173,8 @@ def _make_shards(job: Job, book: RunBook, settings: Settings, seed: int, on_erro
         if groups is None:
             results = iter(par(delayed(make_one)(job, t, seed, pack) for t in tasks))
         else:
-            made = par(delayed(make_group)(job, [tasks[i] for i in g], seed, pack) for g in groups)
-            results = _in_planned_order(groups, made, packer, room)
+            per_group = par(delayed(make_group)(job, [tasks[i] for i in g], seed, pack) for g in groups)
+            results = _in_planned_order(groups, per_group, packer, room)
         for plan in todo:
             made, skipped = _collect(plan, results, on_error, weights, book, stop, bar, packer)
             stop.check()
