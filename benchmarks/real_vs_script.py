@@ -1,6 +1,6 @@
 """Labelled real blur: ``blurgen real --flow-model dis`` against a plain script of the same recipe.
 
-Usage: python benchmarks/real_vs_script.py [--frames ROOT] [--windows 18] [--repeats 3] [--workers 1]
+Usage: python benchmarks/real_vs_script.py [--frames ROOT] [--windows 18] [--repeats 3] [--workers 1] [--other CHECKOUT]
 
 The plain script (printed below the table) is the recipe with nothing else: read the 7
 frames of each window (``cv2.imread``), average them in float, DIS (OpenCV, medium preset)
@@ -42,11 +42,12 @@ for i in range(0, len(files) - 6, 7):
 '''
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds: user + system of the process and its children)."""
+def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the process and its children). ``cwd``:
+    a folder without a blurgen package (``python -m`` imports from the working folder first)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env)
+    subprocess.run(cmd, check=True, env=env, cwd=cwd)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -63,6 +64,8 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=18)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1, help="blurgen real --workers")
+    ap.add_argument("--other", type=Path, default=None,
+                    help="another blurgen checkout, run in the same rounds (e.g. the code before a change)")
     args = ap.parse_args()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     with tempfile.TemporaryDirectory() as tmpd:
@@ -76,24 +79,33 @@ def main() -> None:
         script = tmp / "plain.py"
         script.write_text(PLAIN)
         load0 = os.getloadavg()[0]
-        runs: dict[str, list[tuple[float, float]]] = {"plain script": [], "blurgen real": []}
+        # (row name, PYTHONPATH, extra flags): the default (gzip-1 shards) and uncompressed
+        # shards (flows stored raw, as the script's .npy)
+        blurgens = [("blurgen real", env, []), ("blurgen real --compression none", env, ["--compression", "none"])]
+        if args.other is not None:
+            blurgens.append((f"blurgen real ({args.other.name})", {**env, "PYTHONPATH": str(args.other.resolve())}, []))
+        runs: dict[str, list[tuple[float, float]]] = {"plain script": [], **{b[0]: [] for b in blurgens}}
         outs = {}
+        (tmp / "cwd").mkdir()
         for k in range(args.repeats):
-            outs = {"plain script": tmp / f"plain-{k}", "blurgen real": tmp / f"blurgen-{k}"}
+            outs = {name: tmp / f"run-{i}-{k}" for i, name in enumerate(runs)}
             outs["plain script"].mkdir()
-            runs["plain script"].append(timed([sys.executable, str(script), str(root), str(outs["plain script"])], env))
-            runs["blurgen real"].append(timed(
-                [sys.executable, "-m", "blurgen", "real", "--source", "gopro", "--root", str(root), "--flow-model",
-                 "dis", "--out", str(outs["blurgen real"]), "--workers", str(args.workers), "--quiet"], env))
+            runs["plain script"].append(timed([sys.executable, str(script), str(root), str(outs["plain script"])], env,
+                                              tmp / "cwd"))
+            for name, benv, flags in blurgens:
+                runs[name].append(timed(
+                    [sys.executable, "-m", "blurgen", "real", "--source", "gopro", "--root", str(root), "--flow-model",
+                     "dis", "--out", str(outs[name]), "--workers", str(args.workers), "--quiet", *flags], benv, tmp / "cwd"))
         print(f"# {os.cpu_count()} CPU cores, load {load0:.1f} before, {os.getloadavg()[0]:.1f} after; "
               f"{args.windows} windows of 7 frames, 1280x720 PNG; blurgen --workers {args.workers}")
-        print("| run           | wall s (each run)        | fastest s | fastest / plain | CPU s (fastest run) | output |")
-        print("|---------------|--------------------------|-----------|-----------------|---------------------|--------|")
+        w = max(len(n) for n in runs)
+        print(f"| {'run':<{w}} | wall s (each run)        | fastest s | fastest / plain | CPU s (fastest run) | output |")
+        print(f"|{'-' * (w + 2)}|--------------------------|-----------|-----------------|---------------------|--------|")
         best_plain = min(runs["plain script"])[0]
         for name, rs in runs.items():
             each = " ".join(f"{w:.2f}" for w, _ in rs)
             wall, cpu = min(rs)
-            print(f"| {name:<13} | {each:<24} | {wall:>9.2f} | {wall / best_plain:>14.2f}x | {cpu:>19.2f} | "
+            print(f"| {name:<{w}} | {each:<24} | {wall:>9.2f} | {wall / best_plain:>14.2f}x | {cpu:>19.2f} | "
                   f"{folder_summary(outs[name])} |")
         print("\nthe plain script:\n" + PLAIN)
 

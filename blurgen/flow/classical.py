@@ -46,16 +46,33 @@ class DISFlow(FlowEstimator):
             raise ValueError(f"unknown DIS preset {preset!r}; choose from {DIS_PRESETS}")
         self.preset = preset
         self.name = "dis" if preset == "medium" else f"dis-{preset}"
+        self._dis = None
 
-    def _estimate(self, firsts, seconds, inits):
+    def __getstate__(self):
+        # the OpenCV object does not pickle: each process makes its own
+        return {**self.__dict__, "_dis": None}
+
+    def _solver(self, shape: tuple[int, ...], with_init: bool):
+        """An OpenCV DIS object for images of ``shape``: one per estimator, process and size,
+        reused (a fresh one spends about a sixth of its first pass allocating; its results do
+        not depend on earlier calls of that size). With an initial flow, a fresh object each
+        time: OpenCV crashes when an object that took one is used at another size."""
         import cv2
 
+        if not with_init and self._dis is not None and self._dis[0] == shape:
+            return self._dis[1]
         code = {
             "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
             "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
             "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
         }[self.preset]
         dis = cv2.DISOpticalFlow_create(code)
+        if not with_init:
+            self._dis = (shape, dis)
+        return dis
+
+    def _estimate(self, firsts, seconds, inits):
+        dis = self._solver(firsts[0].shape, inits is not None)
         out = []
         for i, (a, b) in enumerate(zip(firsts, seconds)):
             # DIS starts from the flow passed in when it is (H, W, 2) float32, else from 0

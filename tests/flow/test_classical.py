@@ -87,3 +87,25 @@ def test_unknown_name_and_stray_checkpoint():
     assert get_estimator("DIS").name == "dis"
     assert get_estimator("dis-ultrafast").name == "dis-ultrafast"
     assert get_estimator("dis").checkpoint_path is None
+
+
+@pytest.mark.parametrize("name", ["dis", "dis-fast"])
+def test_a_reused_dis_gives_what_a_fresh_one_gives(sintel_pair, name):
+    """The DIS estimator keeps its OpenCV object between calls of one size: its flows must
+    not depend on what it computed before (another size, an initial flow: OpenCV crashed
+    when an object that took one was used at another size), nor on being pickled."""
+    import pickle
+
+    a, b, _ = sintel_pair
+    small_a, small_b = np.ascontiguousarray(a[:200, :300]), np.ascontiguousarray(b[:200, :300])
+    used = get_estimator(name)
+    used.estimate([small_a], [small_b], init=np.ones((1, 200, 300, 2), np.float32))
+    used.estimate([small_a], [small_b])
+    used.estimate([b], [a])
+    fresh = get_estimator(name).estimate([a], [b])
+    np.testing.assert_array_equal(used.estimate([a], [b]), fresh)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(used)).estimate([a], [b]), fresh)
+    np.testing.assert_array_equal(used.estimate([small_a], [small_b]), get_estimator(name).estimate([small_a], [small_b]))
+    warm = used.estimate([small_a], [small_b], init=np.ones((1, 200, 300, 2), np.float32))
+    np.testing.assert_array_equal(
+        warm, get_estimator(name).estimate([small_a], [small_b], init=np.ones((1, 200, 300, 2), np.float32)))
