@@ -45,6 +45,12 @@ from blurgen.sources.video import TIME_TOL, VideoFile, find_videos, frame_times,
 from blurgen.sources.windows import plan_stream_windows, plan_windows
 from blurgen.synth.average import Accumulator, Averaging, check_crf
 
+# Published datasets of frame folders: source name -> its module, with ``find_sequences(root,
+# splits) -> list[FrameSequence]``, ``DEFAULT_SPLIT_FILE`` and ``FPS`` (docs/internals.md:
+# adding a source). ``frames`` (any folder of numbered frames) and ``video`` are built in.
+DATASETS = {"gopro": gopro, "nfs": nfs}
+
+
 def _key_index(i: int, digits: int) -> str:
     return f"{i:0{digits}d}"
 
@@ -86,27 +92,21 @@ class RealJob(PlannedJob):
     # -- planning ---------------------------------------------------------------------
     def _sequences(self) -> list[FrameSequence]:
         c = self.config
-        if c.source == "gopro":
-
-            splits = c.splits if c.splits is not None else read_split_file(gopro.DEFAULT_SPLIT_FILE)
-            return gopro.find_sequences(self.root, splits)
-        if c.source == "nfs":
-
-            splits = c.splits if c.splits is not None else read_split_file(nfs.DEFAULT_SPLIT_FILE)
-            return nfs.find_sequences(self.root, splits)
-
+        if c.source in DATASETS:
+            source = DATASETS[c.source]
+            splits = c.splits if c.splits is not None else read_split_file(source.DEFAULT_SPLIT_FILE)
+            return source.find_sequences(self.root, splits)
         splits = c.splits or {}
         return find_frame_sequences(self.root, lambda name: splits.get(name, splits.get(Path(name).name, "train")))
 
     def _source_fps(self) -> float | None:
         if self.config.fps is not None:
             return float(self.config.fps)
-        if self.config.source in ("gopro", "nfs"):
-            return 240.0
+        if self.config.source in DATASETS:
+            return DATASETS[self.config.source].FPS
         return None
 
     def _plan_frames(self) -> tuple[list[Task], list[dict]]:
-
         c = self.config
         tasks: list[Task] = []
         skips: list[dict] = []
