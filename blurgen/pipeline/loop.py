@@ -154,7 +154,10 @@ def _make_shards(job: Job, book: RunBook, settings: Settings, seed: int, on_erro
     with executor(*where) as par:
         # one ordered stream over every remaining task: workers go on making the next
         # shard's samples while this process writes the previous shard
-        results = iter(par(delayed(make_one)(job, t, seed) for p in todo for t in p.tasks))
+        # loky's processes are the run's own: Ctrl-C (sent to the whole process group) is for
+        # this process to handle, not theirs (a cluster's workers are left as they are)
+        own = check_backend(*where) == "loky"
+        results = iter(par(delayed(make_one)(job, t, seed, own) for p in todo for t in p.tasks))
         for plan in todo:
             made, skipped = _collect(plan, results, on_error, weights, book, stop, bar)
             stop.check()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -46,9 +47,16 @@ class BadInput:
 Result = Union[Made, Skipped, BadInput]
 
 
-def make_one(job: Job, task: Task, seed: int) -> Result:
+def make_one(job: Job, task: Task, seed: int, own_process: bool = False) -> Result:
     """Make one sample with the rng of ``(seed, task.key)``. Other exceptions than a skip or
-    bad input are bugs and propagate."""
+    bad input are bugs and propagate.
+
+    own_process: this runs in a worker process the run started (loky): it ignores Ctrl-C,
+    which the terminal sends to the whole process group; the run's main process handles it
+    and stops the workers (they would otherwise print a traceback each).
+    """
+    if own_process:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         sample = job.make(task, rng_for(seed, task.key))
     except SkipSample as e:
