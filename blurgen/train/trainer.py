@@ -9,7 +9,8 @@
   holdout of the training samples by default; the test split is never read, see data.py);
 - ``run.json``: the run's manifest (records.py): config, training shards and the digest of
   their keys, what selects ``best.pt``, the crop, and at the end the summary;
-- ``tb/``: TensorBoard logs (train loss, per-level terms, EPE, lr; validation EPE);
+- ``tb/``: TensorBoard logs (train loss, per-level terms, EPE, lr; validation EPE and the
+  epoch it ends or stops in); ``curve.py`` draws them;
 - ``sync/rank-R.json`` with ``sync_report``: each rank's parameter hash at the end.
 
 A run is a ``TrainState`` taken through one function per phase: ``_setup`` (datasets,
@@ -258,7 +259,8 @@ def _open_run(st: TrainState, report: _Report, crop_auto: bool, resumed: bool) -
     st.out.mkdir(parents=True, exist_ok=True)
     from torch.utils.tensorboard import SummaryWriter  # tensorboard: only where logs are written
 
-    report.writer = SummaryWriter(str(st.out / "tb"))
+    # resumed: hide what a stopped run logged after its last.pt (steps > st.step), which is done again
+    report.writer = SummaryWriter(str(st.out / "tb"), purge_step=st.step + 1 if resumed else None)
     if not resumed or not (st.out / "run.json").is_file():
         write_json(st.out / "run.json", run_manifest(st.cfg, st.data, crop_auto=crop_auto))
 
@@ -353,11 +355,13 @@ def _validate_and_save(st: TrainState, report: _Report) -> None:
         _save(st)
         return
     v = st.last_val["epe_min"]
-    report.scalars("val", {k: st.last_val[k] for k in ("epe_min", "epe_fwd", "epe_bwd", "zero_epe_min")}, st.step)
+    epoch = st.epoch if st.step_in_epoch == 0 else st.epoch + 1  # epochs done or in progress, from 1
+    report.scalars("val", {**{k: st.last_val[k] for k in ("epe_min", "epe_fwd", "epe_bwd", "zero_epe_min")},
+                           "epoch": epoch}, st.step)
     improved = not math.isnan(v) and (math.isnan(st.best) or v < st.best)
     if improved:
         st.best = v
-    report(f"epoch {st.epoch if st.step_in_epoch == 0 else st.epoch + 1}: step {st.step}, "
+    report(f"epoch {epoch}: step {st.step}, "
            f"loss {float(st.loss_logs.get('loss', float('nan'))):.4g}, val epe_min {v:.4f} "
            f"(zero flow {st.last_val['zero_epe_min']:.4f}){' *best*' if improved else ''}")
     _save(st)
