@@ -203,7 +203,7 @@ def setup_eval(tmp: Path, rec: Recorder) -> list[str]:
 def setup_predict(tmp: Path, rec: Recorder) -> list[str]:
     _torch_side(rec)
     rec.replace("blurgen.train.predict.predict_files", result=[])
-    img, *_ = _files(tmp, "blur.png", "a.pt", "b.pt")
+    img, *_ = _files(tmp, "blur.png", "a.pt", "b.pt", "blur.flo")
     return ["predict", img, "--ckpt", str(tmp / "a.pt"), "--out", str(tmp / "pred")]
 
 
@@ -311,7 +311,8 @@ HARNESSES: dict[str, Harness] = {
     "predict": Harness(
         setup_predict,
         informational={"out": WHERE, "threads": "torch CPU threads; speed only"},
-        values={"ckpt": [["--ckpt", "{tmp}/b.pt"]], "device": [["--device", "cpu"]]},
+        values={"ckpt": [["--ckpt", "{tmp}/b.pt"]], "device": [["--device", "cpu"]],
+                "labels": [["--label", "{tmp}/blur.flo"]]},
     ),
     "preview": Harness(setup_preview, informational={"png": WHERE}),
     "stats": Harness(setup_stats, informational={"plot": WHERE, "as_json": "how the statistics are printed"}),

@@ -149,8 +149,9 @@ def train(**o) -> None:
 @click.option("--amp", type=click.Choice(AMP_MODES), default="none", show_default=True)
 @click.option("--workers", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, help="torch CPU threads.")
+@click.option("--per-sample", is_flag=True, help="Also each sample's EPE, by key (JSON: \"samples\").")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (epe_min, epe_fwd, epe_bwd, per_source, ...).")
-def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers, threads, as_json) -> None:
+def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers, threads, per_sample, as_json) -> None:
     """EPE of a B2F-net checkpoint on shards: min of both directions and each direction,
     overall and per source, with the zero-flow baseline."""
     import json
@@ -162,7 +163,7 @@ def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers,
     if threads:
         torch.set_num_threads(threads)
     res = evaluate_checkpoint(ckpt, shards, split=split, crop=crop, batch_size=batch_size, limit=limit,
-                              device=device, amp=amp, workers=workers, progress=not as_json)
+                              device=device, amp=amp, workers=workers, progress=not as_json, per_sample=per_sample)
     if as_json:
         click.echo(json.dumps(res, sort_keys=True))
         return
@@ -180,8 +181,11 @@ def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers,
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--amp", type=click.Choice(AMP_MODES), default="none", show_default=True)
 @click.option("--max-mag", type=float, help="Flow magnitude of full colour saturation in the PNG (default: per image).")
+@click.option("--label", "labels", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Ground-truth flow (.flo, first -> last) of each image, one --label per image in their order: "
+                   "also <name>-vs-label.png (blur | label | prediction | error) and the EPE.")
 @click.option("--threads", type=int, help="torch CPU threads.")
-def predict(images, ckpt, out, device, amp, max_mag, threads) -> None:
+def predict(images, ckpt, out, device, amp, max_mag, labels, threads) -> None:
     """Flow from single blurred images (any size): a .flo and a colour PNG per image."""
     import torch
 
@@ -189,7 +193,8 @@ def predict(images, ckpt, out, device, amp, max_mag, threads) -> None:
 
     if threads:
         torch.set_num_threads(threads)
-    recs = predict_files(list(images), ckpt, out, device=device, amp=amp, max_mag=max_mag)
+    recs = predict_files(list(images), ckpt, out, device=device, amp=amp, max_mag=max_mag, labels=list(labels))
     for r in recs:
         click.echo(f"{r['image']} -> {r['flo']}, {r['png']} ({r['size'][0]}x{r['size'][1]}, "
-                   f"mean |flow| {r['mean_mag']:.2f} px, max {r['max_mag']:.2f} px)")
+                   f"mean |flow| {r['mean_mag']:.2f} px, max {r['max_mag']:.2f} px)"
+                   + (f"; EPE {r['epe']:.3f} px against the label: {r['compare']}" if "compare" in r else ""))
