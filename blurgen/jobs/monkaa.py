@@ -17,7 +17,8 @@ raises InputError naming the file when the pair is made.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+import time
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ from blurgen.io.frames import common_size, read_image
 from blurgen.io.pfm import read_pfm_flow
 from blurgen.jobs._params import config_from_params
 from blurgen.jobs.base import PlannedJob, Task
+from blurgen.quality import calibration as calib
+from blurgen.quality import fidelity
 from blurgen.shards.schema import Sample
 from blurgen.sources import monkaa as src
 from blurgen.synth.blur import synthesize_blur, to_uint8
@@ -54,6 +57,13 @@ class MonkaaConfig:
     store the sharp end frames. device: for Super-SloMo (``cpu``, ``cuda``; None = GPU when
     present). slomo_batch: times per Super-SloMo pass (None = as memory allows).
 
+    quality: store ``fidelity_signals`` and, with a calibration for the interpolator,
+    ``fidelity_db_est`` in each sample's meta (docs/quality.md); calibration: the fidelity
+    calibration applied (a dict, ``blurgen.quality.calibration``; None = the shipped one
+    for the interpolator, resolved when the job is built, recorded then; none ships for
+    superslomo). Params without ``quality`` (manifests from before it, and runs with
+    ``--no-quality``, which leave both keys out) read as False.
+
     A setting the interpolator does not use is recorded as None (trust_checkpoint: False):
     method and motion outside flow-guided (motion also with method ``slomo``), the
     Super-SloMo settings and device outside superslomo. (``blurgen synth-monkaa`` refuses
@@ -75,6 +85,8 @@ class MonkaaConfig:
     store_ends: bool = False
     device: str | None = None
     slomo_batch: int | None = None
+    quality: bool = True
+    calibration: dict | None = None
 
     def __post_init__(self):
         if self.interpolator not in INTERPOLATORS:
@@ -97,6 +109,14 @@ class MonkaaConfig:
                               "checkpoint; see docs/monkaa.md), or use --interpolator flow-guided (no weights)")
         if self.slomo_batch is not None and int(self.slomo_batch) < 1:
             raise ConfigError(f"slomo_batch must be >= 1, got {self.slomo_batch}")
+        if not self.quality:
+            object.__setattr__(self, "calibration", None)
+        elif self.calibration is not None:
+            calib.check(self.calibration, "the synth-monkaa job's calibration", "fidelity")
+            if self.calibration["key"] != self.quality_key:
+                raise ConfigError(f"--calibration: fitted for {self.calibration['key']!r}, but this run "
+                                  f"synthesises with {self.quality_key!r}; fit one with `blurgen calibrate "
+                                  "SAMPLE --kind fidelity` and the same interpolator flags")
 
     def _drop_unused(self) -> None:
         unused: dict[str, Any] = {}
@@ -114,10 +134,23 @@ class MonkaaConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "MonkaaConfig":
 
+        if "quality" not in params:  # before the quality estimates existed, or --no-quality
+            params = {**params, "quality": False}
         return config_from_params(cls, params, "synth-monkaa")
 
     def to_params(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON params; without ``quality`` and ``calibration`` when quality is off (so
+        such a run records what blurgen recorded before the estimates existed)."""
+        params = asdict(self)
+        if not self.quality:
+            del params["quality"], params["calibration"]
+        return params
+
+    @property
+    def quality_key(self) -> str:
+        """Key of the fidelity calibration this synthesis needs: the interpolator as in the
+        meta, and the path model for flow-guided splatting (``flow-guided/splat/quadratic``)."""
+        return self.label if self.motion is None else f"{self.label}/{self.motion}"
 
     @property
     def label(self) -> str:
@@ -131,6 +164,8 @@ class MonkaaJob(PlannedJob):
     kind = "synth-monkaa"
 
     def __init__(self, config: MonkaaConfig, root: Path):
+        if config.quality and config.calibration is None:
+            config = replace(config, calibration=calib.find("fidelity", config.quality_key))
         self.config = config
         self.root = Path(root)
         self.params = config.to_params()
@@ -250,10 +285,16 @@ class MonkaaJob(PlannedJob):
 
     def make(self, task: Task, rng: np.random.Generator | None = None) -> Sample:
         """Make one sample (``rng`` is unused: nothing is drawn at random)."""
+        return self.make_timed(task)[0]
 
+    def make_timed(self, task: Task) -> tuple[Sample, dict[str, float]]:
+        """:meth:`make`, also returning seconds spent per stage: read (frames and flows),
+        synth (interpolation and averaging), quality (the fidelity estimate)."""
         c = self.config
         p = task.payload
         size = tuple(task.size)
+        times = {"read": 0.0, "synth": 0.0, "quality": 0.0}
+        t0 = time.perf_counter()
         flow01 = self._read_flow(p["flow01"], size)
         s = max_displacement(flow01)
         if s > c.max_s:
@@ -263,7 +304,9 @@ class MonkaaJob(PlannedJob):
         img0 = self._read_frame(p["frame0"], size)
         img1 = self._read_frame(p["frame1"], size)
         extra, motion = self._accelerations(p, size, flow01, flow10)
+        t1 = time.perf_counter()
         blur = to_uint8(synthesize_blur(self.interpolator(), img0, img1, flow01, flow10, n, **extra))
+        times["read"], times["synth"] = t1 - t0, time.perf_counter() - t1
         arrays = {"blur": blur, "flow": flow01, "flow_bwd": flow10}
         if c.store_ends:
             arrays.update(first=img0, last=img1)
@@ -281,7 +324,11 @@ class MonkaaJob(PlannedJob):
         }
         if motion is not None:
             meta["motion"] = motion
-        return Sample(task.key, arrays, meta)
+        if c.quality:
+            t0 = time.perf_counter()
+            meta.update(fidelity.fidelity_meta(fidelity.signals(img0, img1, flow01, flow10), meta["s"], c.calibration))
+            times["quality"] = time.perf_counter() - t0
+        return Sample(task.key, arrays, meta), times
 
     def __getstate__(self):
         # Workers get the job once per call: leave the plan and any loaded network behind.
@@ -301,7 +348,7 @@ def build(params: dict[str, Any], root: Path | None) -> MonkaaJob:
 RECIPE_SECTION = "monkaa"
 # recipe [monkaa] keys that flags override
 FLAG_KEYS = ("interpolator", "method", "motion", "slomo_ckpt", "trust_checkpoint", "camera", "render_pass", "max_s",
-             "min_n", "n_train", "n_test", "split_seed", "store_ends", "device", "slomo_batch")
+             "min_n", "n_train", "n_test", "split_seed", "store_ends", "device", "slomo_batch", "quality")
 # Settings one interpolator uses and the others do not: key -> (its flag, the settings that
 # decide whether it is used). See _unused_because.
 DEPENDENT = {
@@ -345,12 +392,22 @@ def params_from(recipe: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]
             raise ConfigError(f"recipe [monkaa] {key} = {params[key]!r} has no effect: {why}; "
                               "remove it from the recipe")
         del params[key]
-    return {k: params[k] for k in FLAG_KEYS if k in params}
+    out = {k: params[k] for k in FLAG_KEYS if k in params and k != "quality"}
+    # quality estimates are on unless --no-quality (or the recipe's quality = false), which
+    # leaves them out of the params as in manifests from before them
+    if params.get("quality", True):
+        out["quality"] = True
+        if flags.get("calibration_file"):
+            out["calibration"] = calib.load(flags["calibration_file"], "fidelity")
+    elif flags.get("calibration_file"):
+        raise ConfigError("--calibration has no effect here: --no-quality stores no quality estimates")
+    return out
 
 
 def recipe_section(params: dict[str, Any]) -> dict[str, Any]:
-    """The ``[monkaa]`` section as the job runs it, recorded in the manifest's recipe."""
-    return dict(params)
+    """The ``[monkaa]`` section as the job runs it, recorded in the manifest's recipe (the
+    calibration is in the params)."""
+    return {k: v for k, v in params.items() if k != "calibration"}
 
 
 def _unused_because(key: str, p: dict[str, Any]) -> str | None:

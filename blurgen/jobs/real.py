@@ -24,6 +24,7 @@ window ffmpeg cannot decode, raises InputError when the sample is made.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,10 @@ from blurgen.io.frames import common_size, read_image
 from blurgen.io.video import probe_video
 from blurgen.jobs.base import PlannedJob, Task
 from blurgen.jobs.real_config import (  # noqa: F401 - the settings functions prepare_job looks up here
-    FLAG_KEYS, NO_FLOW, RECIPE_SECTION, SOURCES, VIDEO_DIGITS, RealConfig, default_recipe, params_from, recipe_section,
+    FLAG_KEYS, NO_FLOW, RECIPE_SECTION, SOURCES, VIDEO_DIGITS, RealConfig, default_recipe, label_calibration, params_from,
+    recipe_section,
 )
+from blurgen.quality.label import label_quality
 from blurgen.shards.schema import Sample
 from blurgen.sources import gopro, nfs
 from blurgen.sources.frames import FrameSequence, find_frame_sequences
@@ -61,33 +64,40 @@ class RealJob(PlannedJob):
     kind = "real"
 
     def __init__(self, config: RealConfig, root: Path):
-        self.config = config
         self.root = Path(root)
-        self.params = config.to_params()
         crf = None if config.crf is None else check_crf(np.asarray(config.crf, dtype=np.float64),
                                                        config.crf_name or "crf table")
         self.averaging = Averaging(config.averaging, crf)
-        self._estimator = None
+        self._estimators = []
         if config.flow_model != NO_FLOW:
-            self._estimator = self._build_estimator()
+            self._estimators = [self._build_estimator(config, m) for m in config.models]
+        self._estimator = self._estimators[0] if self._estimators else None
+        if config.quality:
+            config = replace(config, calibration=label_calibration(config, [e.label for e in self._estimators]))
+        self.config = config
+        self.params = config.to_params()
 
     # -- flow -------------------------------------------------------------------------
-    def _build_estimator(self):
+    @staticmethod
+    def _build_estimator(c: RealConfig, model: str):
 
-        c = self.config
-        if flow.is_classical(c.flow_model):
-            return flow.get_estimator(c.flow_model, ckpt=c.flow_ckpt)
-        return flow.get_estimator(c.flow_model, ckpt=c.flow_ckpt, device=c.device)
+        if flow.is_classical(model):
+            return flow.get_estimator(model, ckpt=None if len(c.models) > 1 else c.flow_ckpt)
+        return flow.get_estimator(model, ckpt=c.flow_ckpt, device=c.device)
 
     @property
     def estimator(self):
-        """The flow estimator (None for ``flow_model = "none"``)."""
+        """The flow estimator of the label (None for ``flow_model = "none"``)."""
         return self._estimator
 
+    @property
+    def estimators(self) -> list:
+        """Every flow estimator of the run, the label's first ([] for ``flow_model = "none"``)."""
+        return list(self._estimators)
+
     def checkpoints(self) -> list[str]:
-        est = self._estimator
-        path = getattr(est, "checkpoint_path", None) if est is not None else None
-        return [str(path)] if path is not None else []
+        paths = [getattr(e, "checkpoint_path", None) for e in self._estimators]
+        return [str(p) for p in paths if p is not None]
 
     # -- planning ---------------------------------------------------------------------
     def _sequences(self) -> list[FrameSequence]:
@@ -201,10 +211,11 @@ class RealJob(PlannedJob):
         return self.make_timed(task)[0]
 
     def make_timed(self, task: Task) -> tuple[Sample, dict[str, float]]:
-        """:meth:`make`, also returning seconds spent per stage: decode, average, flow."""
+        """:meth:`make`, also returning seconds spent per stage: decode, average, flow (every
+        estimator and the masks), quality (the uncertainty maps and estimates)."""
         c = self.config
         p = task.payload
-        times = {"decode": 0.0, "average": 0.0, "flow": 0.0}
+        times = {"decode": 0.0, "average": 0.0, "flow": 0.0, "quality": 0.0}
         acc = Accumulator(self.averaging)
         keep_all = c.flow_mode != "direct" and c.flow_model != NO_FLOW
         kept: list[np.ndarray] = []
@@ -248,10 +259,18 @@ class RealJob(PlannedJob):
                           valid=flow.fb_consistency(fwd, bwd))  # first frame's grid
             if c.valid_bwd:
                 arrays["valid_bwd"] = flow.fb_consistency(bwd, fwd)  # last frame's grid
+            others = [flow.estimate_window(e, kept, c.flow_mode, names) for e in self._estimators[1:]]
             times["flow"] += time.perf_counter() - t0
+        meta = self._meta(task, how)
+        if c.quality:
+            t0 = time.perf_counter()
+            q_arrays, q_meta = label_quality(kept[0], kept[-1], fwd, bwd, c.calibration, others)
+            arrays.update(q_arrays)
+            meta.update(q_meta)
+            times["quality"] += time.perf_counter() - t0
         if c.store_ends:
             arrays.update(first=kept[0], last=kept[-1])
-        return Sample(task.key, arrays, self._meta(task, how)), times
+        return Sample(task.key, arrays, meta), times
 
     def _read_frame(self, rel: str, size: tuple[int, int]) -> np.ndarray:
 
@@ -282,6 +301,8 @@ class RealJob(PlannedJob):
             "flow_ckpt": None if self._estimator is None else self._estimator.checkpoint,
             "flow_mode": None if self._estimator is None else c.flow_mode,
         }
+        if len(self._estimators) > 1:
+            meta["estimators"] = [e.label for e in self._estimators]
         if c.averaging == "crf":
             meta["crf"] = c.crf_name or "default-srgb"
         if "video" in p:
