@@ -49,8 +49,9 @@ def config_from_options(o: dict) -> TrainConfig:
         raise ConfigError("--val-fraction sets the size of --val-split holdout; it does nothing with "
                           "--val-shards or another --val-split")
     same = ("batch_size", "crop", "crop_mode", "weight_decay", "seed", "max_steps", "train_split", "val_split",
-            "val_shards", "init_from", "loss_direction", "workers", "amp", "channels_last", "device", "threads",
-            "log_every", "val_every", "ckpt_every", "sync_report", "quiet")
+            "val_shards", "init_from", "loss_direction", "max_label_epe", "min_fidelity_db", "uncertainty_weight",
+            "workers", "amp", "channels_last", "device", "threads", "log_every", "val_every", "ckpt_every",
+            "sync_report", "quiet")
     kw = {k: o[k] for k in same}
     if o["val_fraction"] is not None:
         kw["val_fraction"] = o["val_fraction"]
@@ -95,6 +96,15 @@ def config_from_options(o: dict) -> TrainConfig:
               help="Start from this checkpoint's weights.")
 @click.option("--loss-direction", type=click.Choice(LOSS_DIRECTIONS), default=D["loss_direction"], show_default=True,
               help="fwd: against flow first->last (paper); min: the smaller loss of both directions.")
+@click.option("--max-label-epe", type=float, default=D["max_label_epe"],
+              help="Leave out of training the samples whose estimated label EPE (meta label_epe_est, px) is larger; "
+                   "samples without the estimate are kept, validation is not filtered (docs/quality.md).")
+@click.option("--min-fidelity-db", type=float, default=D["min_fidelity_db"],
+              help="Leave out of training the Monkaa samples whose estimated blur PSNR (meta fidelity_db_est, dB) is "
+                   "smaller; samples without the estimate are kept.")
+@click.option("--uncertainty-weight", type=float, default=D["uncertainty_weight"],
+              help="Weight each label pixel in the loss by 1 / (1 + u / THIS), u its stored uncertainty in px "
+                   "(0 where none is stored) [off].")
 @click.option("--width", type=float, default=M["width"], show_default=True, help="Channel width multiplier.")
 @click.option("--no-stn", is_flag=True, default=not M["stn"], help="Ablation: decoders without spatial transformers.")
 @click.option("--no-refine", is_flag=True, default=not M["refine"], help="Ablation: decoders without refining blocks.")

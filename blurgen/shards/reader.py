@@ -240,7 +240,18 @@ class ShardDataset:
       a shard written before blurgen stored it) gives all ones, as a missing ``valid``
       does: ``valid`` is never reused, it marks pixels of the other frame. Non-finite
       labels are excluded by the metrics and the loss either way;
-    - ``key``: str; ``source``: ``meta["source"]`` (or "" when absent).
+    - ``key``: str; ``source``: ``meta["source"]`` (or "" when absent);
+    - with ``uncertainty=True`` also ``uncertainty`` and ``uncertainty_bwd``: (h, w) float32,
+      the expected EPE of ``flow`` / ``flow_bwd`` per pixel (px); zeros where the shard has
+      none (exact labels: Monkaa, the procedural sample; or real blur written before the
+      estimates existed), so such pixels count as exact.
+
+    Quality filters (docs/quality.md): ``max_label_epe`` leaves out samples whose
+    ``meta["label_epe_est"]`` is larger; ``min_fidelity_db`` those whose
+    ``meta["fidelity_db_est"]`` is smaller. A sample without the estimate is kept (exact
+    labels, real blur, or shards from before the estimates: ``dropped`` counts what a
+    filter removed, ``unrated`` what it could not judge). The filters select items once,
+    when the dataset is built; ``len``, ``keys`` and indices are those of the kept samples.
 
     crop: int or (h, w); crop_mode ``"center"`` (the paper's 256x256 central crop),
     ``"random"`` (uniform position, deterministic given ``(seed, epoch, index)``; call
@@ -256,6 +267,9 @@ class ShardDataset:
         crop: int | tuple[int, int] | None = 256,
         crop_mode: str = "center",
         seed: int = 0,
+        max_label_epe: float | None = None,
+        min_fidelity_db: float | None = None,
+        uncertainty: bool = False,
     ):
         if crop_mode not in ("center", "random", "none"):
             raise ValueError(f"crop_mode must be 'center', 'random' or 'none', got {crop_mode!r}")
@@ -280,9 +294,46 @@ class ShardDataset:
                     )
             self._offsets.append(self._offsets[-1] + n)
             self._sizes.append(size)
+        self.uncertainty = bool(uncertainty)
+        self._selected: list[int] | None = None  # dataset index -> index over every shard sample
+        self.dropped = self.unrated = 0
+        if max_label_epe is not None or min_fidelity_db is not None:
+            keep, self.unrated = self.quality_selection(max_label_epe, min_fidelity_db)
+            self._all_keys = self.keys()
+            self._selected = [i for i, k in enumerate(keep) if k]
+            self.dropped = len(keep) - len(self._selected)
+            self._keys = [self._all_keys[i] for i in self._selected]
+
+    def metas(self) -> list[dict[str, Any]]:
+        """Every stored sample's meta in stored order (before any filter; read once with
+        short-lived handles)."""
+        if getattr(self, "_metas", None) is None:
+            import h5py
+
+            metas: list[dict[str, Any]] = []
+            for p in self.paths:
+                with h5py.File(p, "r") as f:
+                    metas.extend(json.loads(v.decode("utf-8") if isinstance(v, bytes) else v) for v in f["meta"][()])
+            self._metas = metas
+        return self._metas
+
+    def quality_selection(self, max_label_epe: float | None = None,
+                          min_fidelity_db: float | None = None) -> tuple[list[bool], int]:
+        """(keep flag of every stored sample, number of samples the given filters could not
+        judge: no estimate, so kept). See the class doc for the rule."""
+        keep, unrated = [], 0
+        for m in self.metas():
+            ok, judged = True, False
+            if max_label_epe is not None and m.get("label_epe_est") is not None:
+                judged, ok = True, ok and float(m["label_epe_est"]) <= max_label_epe
+            if min_fidelity_db is not None and m.get("fidelity_db_est") is not None:
+                judged, ok = True, ok and float(m["fidelity_db_est"]) >= min_fidelity_db
+            keep.append(ok)
+            unrated += not judged
+        return keep, unrated
 
     def __len__(self) -> int:
-        return self._offsets[-1]
+        return self._offsets[-1] if self._selected is None else len(self._selected)
 
     def set_epoch(self, epoch: int) -> None:
         """Random crops depend on (seed, epoch, index)."""
@@ -292,6 +343,8 @@ class ShardDataset:
         """(shard number, index inside that shard) of dataset item ``index``."""
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} samples")
+        if self._selected is not None:
+            index = self._selected[index]
         s = int(np.searchsorted(self._offsets, index, side="right")) - 1
         return s, index - self._offsets[s]
 
@@ -335,6 +388,8 @@ class ShardDataset:
         reader = self.readers[s]
         box = self.crop_box(int(index))
         wanted = ("blur", "flow", "flow_bwd", "valid", "valid_bwd")
+        if self.uncertainty:
+            wanted += ("uncertainty", "uncertainty_bwd")
         arrays = reader.read(i, crop=box, names=[n for n in wanted if n in reader.names])
         blur = torch.from_numpy(arrays["blur"]).permute(2, 0, 1).float().div_(255.0)
         flow = torch.from_numpy(arrays["flow"]).permute(2, 0, 1).contiguous()
@@ -346,7 +401,7 @@ class ShardDataset:
         valid = torch.from_numpy(arrays["valid"]).float() if "valid" in arrays else torch.ones((h, w))
         valid_bwd = torch.from_numpy(arrays["valid_bwd"]).float() if "valid_bwd" in arrays else torch.ones((h, w))
         meta = reader.meta(i)
-        return {
+        item = {
             "blur": blur,
             "flow": flow,
             "flow_bwd": flow_bwd,
@@ -355,3 +410,7 @@ class ShardDataset:
             "key": reader.keys()[i],
             "source": str(meta.get("source", "")),
         }
+        if self.uncertainty:
+            for name in ("uncertainty", "uncertainty_bwd"):
+                item[name] = (torch.from_numpy(arrays[name]).float() if name in arrays else torch.zeros((h, w)))
+        return item

@@ -63,7 +63,7 @@ from blurgen.train.checkpoint import (
 from blurgen.train.config import TrainConfig, loader_workers
 from blurgen.train.data import TEST_SPLIT, SkipSampler, TrainData, build_datasets
 from blurgen.train.evaluate import autocast, evaluate_dataset
-from blurgen.train.losses import multiscale_loss
+from blurgen.train.losses import multiscale_loss, uncertainty_weight
 from blurgen.train.metrics import EpeMeter, flow_metrics
 from blurgen.train.records import finish_run_manifest, run_manifest, write_json, write_sync_report
 
@@ -304,9 +304,13 @@ def _train_step(st: TrainState, batch: dict[str, Any], report: _Report, bar: tqd
     t = {k: batch[k].to(info.device, non_blocking=True) for k in TARGETS}
     with autocast(info.device, cfg.amp):
         pred = st.net(blur)
+    w = {}
+    if cfg.uncertainty_weight is not None:  # --uncertainty-weight: the items carry the labels' uncertainty
+        w = {k: uncertainty_weight(batch[u].to(info.device, non_blocking=True), cfg.uncertainty_weight)
+             for k, u in (("weight", "uncertainty"), ("weight_bwd", "uncertainty_bwd"))}
     loss, st.loss_logs = multiscale_loss(pred["flows"], t["flow"], t["valid"], t["flow_bwd"],
                                          direction=cfg.loss_direction, div_flow=cfg.model.div_flow,
-                                         valid_bwd=t["valid_bwd"])
+                                         valid_bwd=t["valid_bwd"], **w)
     total = ddp.all_reduce_sum(loss.detach().float(), info)
     if not torch.isfinite(total):
         raise _diverged(st, loss)
