@@ -46,6 +46,7 @@ class LabelWindow:
     """One window's label and what the quality estimate and the truth say about it."""
 
     item: dict
+    ends: tuple[np.ndarray, np.ndarray]
     fwd: np.ndarray
     bwd: np.ndarray
     others: list
@@ -79,7 +80,7 @@ def label_windows(sample: str | Path, job: RealJob, per_seq: int | None = None) 
         fwd, bwd = estimate_window(est, frames, mode)
         others = [estimate_window(e, frames, mode) for e in rest]
         sig = label.signals(frames[0], frames[-1], fwd, bwd, others)
-        yield LabelWindow(it, fwd, bwd, others, sig, truth_flows(sample, it))
+        yield LabelWindow(it, (frames[0], frames[-1]), fwd, bwd, others, sig, truth_flows(sample, it))
 
 
 def _label_features(names: tuple[str, ...], sig: dict, idx: np.ndarray) -> np.ndarray:

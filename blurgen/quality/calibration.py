@@ -89,6 +89,13 @@ def shipped(kind: str) -> dict[str, dict[str, Any]]:
     return out
 
 
+def resource_path(kind: str, key: str):
+    """The shipped file of calibration ``key`` (a ``Traversable``; it may not exist)."""
+    from blurgen.resources import resource
+
+    return resource("calibration", kind, f"{file_stem(key)}.json")
+
+
 def find(kind: str, key: str, fallback: str | None = None) -> dict[str, Any] | None:
     """The shipped calibration of ``key``, else of ``fallback``, else None."""
     cals = shipped(kind)
