@@ -22,7 +22,9 @@ folder unless --sample names one), with the same code a dataset run uses:
    continuous-time blur, pairs with s <= 100 (the ones a dataset keeps);
 4. cost: seconds per sample of the label (`RealJob.make_timed` "flow": estimator and
    masks) and of the estimates ("quality"), and the same for the Monkaa synthesis;
-5. with --train: a short B2F-net training on real-blur shards of a third sample (seed 4,
+5. with --ablation: label calibrations fitted on one calibration sample (seed 0, 320x180)
+   with a subset of the signals each, evaluated on the evaluation sample as in 1;
+6. with --train: a short B2F-net training on real-blur shards of a third sample (seed 4,
    320x180, DIS labels) without and with `--max-label-epe` / `--uncertainty-weight`, on
    the same held-out windows, scored against their exact flow.
 """
@@ -80,6 +82,31 @@ def label_rows(sample: Path, flow_model: str) -> dict:
         if w.others:
             out["fusion"].append(fusion(w, singles))
     return out
+
+
+def ablation(sample: Path, calib_sample: Path) -> None:
+    """Which label signals matter: a calibration per subset, fitted on ``calib_sample``."""
+    from blurgen.jobs.calibrate import fit_label
+
+    print(f"\n### Label signals (fitted on {calib_sample.name}, evaluated here; forward labels, direct mode)\n")
+    print("| --flow-model | signals | Spearman | MAE px | EPE -20% px | reduction |")
+    print("|---|---|---|---|---|---|")
+    i20 = list(FRACTIONS).index(0.2)
+    for model, subsets in (("dis", (("fb",), ("photo",), ("fb", "photo"))),
+                           ("dis,farneback", (("disagree",), ("fb", "photo", "disagree")))):
+        job = label_job(sample, model, None, "direct", None)
+        windows = list(label_windows(sample, job))
+        for feats in subsets:
+            cal = fit_label([calib_sample], model, features=feats)
+            t, e, c = [], [], []
+            for w in windows:
+                err, u = w.errors()[0], uncertainty(w.signals[0], cal)
+                t.append(float(err.mean(dtype=np.float64)))
+                e.append(float(u.mean(dtype=np.float64)))
+                c.append(sparsification(err, u)[0])
+            t, e, curve = np.array(t), np.array(e), np.mean(c, axis=0)
+            print(f"| {model} | {' + '.join(feats)} | {spearmanr(e, t)[0]:.3f} | {np.abs(e - t).mean():.3f} "
+                  f"| {curve[i20]:.3f} | {1 - curve[i20] / curve[0]:.0%} |")
 
 
 def fusion(w, singles: list[dict]) -> dict[str, float]:
@@ -179,6 +206,7 @@ def main() -> int:
     ap.add_argument("--sample", default=None, help="the evaluation sample (default: write one)")
     ap.add_argument("--size", default="640x360", help="size of the evaluation sample written")
     ap.add_argument("--seed", type=int, default=1, help="seed of the evaluation sample written")
+    ap.add_argument("--ablation", action="store_true", help="also compare label calibrations on subsets of the signals")
     ap.add_argument("--train", action="store_true", help="also run the short training comparison")
     ap.add_argument("--train-sample", default=None, help="sample for --train (default: write seed 4, 320x180)")
     ap.add_argument("--steps", type=int, default=100, help="training steps per run with --train")
@@ -200,6 +228,8 @@ def main() -> int:
         monkaa = fidelity_table(sample)
         cost_table(sample, monkaa)
         print(f"\n({time.perf_counter() - t0:.0f} s)")
+        if a.ablation:
+            ablation(sample, ensure_sample(None, "320x180", 0, Path(tmp), "sample-320x180-seed0"))
         if a.train:
             from quality_train import train_comparison
 

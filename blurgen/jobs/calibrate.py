@@ -89,14 +89,17 @@ def _label_features(names: tuple[str, ...], sig: dict, idx: np.ndarray) -> np.nd
 
 def fit_label(samples: list[str | Path], flow_model: str = "dis", flow_ckpt: str | None = None,
               flow_mode: str = "direct", device: str | None = None, generic: bool = False,
-              pixels: int = LABEL_PIXELS, seed: int = 0) -> dict[str, Any]:
+              pixels: int = LABEL_PIXELS, seed: int = 0, features: tuple[str, ...] | None = None) -> dict[str, Any]:
     """A label calibration for ``flow_model`` (comma-separated: the label's estimator first)
     in ``flow_mode``; with ``generic``, each listed estimator labels on its own and the
-    pooled fit is the generic calibration (key ``<mode>:generic``)."""
+    pooled fit is the generic calibration (key ``<mode>:generic``). ``features``: a subset
+    of the signals to fit on (None: all of ``blurgen.quality.label``'s; benchmarks compare
+    subsets)."""
     specs = [m.strip() for m in flow_model.split(",")] if generic else [flow_model]
     rng = np.random.default_rng(seed)
     xs, ys, n_windows, labels = [], [], 0, []
     names: tuple[str, ...] = label.MULTI_FEATURES if (not generic and "," in flow_model) else label.FEATURES
+    names = tuple(features) if features is not None else names
     for spec in specs:
         for sample in samples:
             job = label_job(Path(sample), spec, flow_ckpt, flow_mode, device)
