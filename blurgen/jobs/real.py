@@ -263,14 +263,19 @@ class RealJob(PlannedJob):
             times["flow"] += time.perf_counter() - t0
         meta = self._meta(task, how)
         if c.quality:
-            t0 = time.perf_counter()
-            q_arrays, q_meta = label_quality(kept[0], kept[-1], fwd, bwd, c.calibration, others)
-            arrays.update(q_arrays)
-            meta.update(q_meta)
-            times["quality"] += time.perf_counter() - t0
+            self._add_quality(kept, fwd, bwd, others, arrays, meta, times)
         if c.store_ends:
             arrays.update(first=kept[0], last=kept[-1])
         return Sample(task.key, arrays, meta), times
+
+    def _add_quality(self, kept, fwd, bwd, others, arrays: dict, meta: dict, times: dict) -> None:
+        """The label's uncertainty maps into ``arrays``, its estimates into ``meta``
+        (``blurgen.quality.label``), their seconds into ``times["quality"]``."""
+        t0 = time.perf_counter()
+        q_arrays, q_meta = label_quality(kept[0], kept[-1], fwd, bwd, self.config.calibration, others)
+        arrays.update(q_arrays)
+        meta.update(q_meta)
+        times["quality"] += time.perf_counter() - t0
 
     def _read_frame(self, rel: str, size: tuple[int, int]) -> np.ndarray:
 
