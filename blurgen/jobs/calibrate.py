@@ -34,7 +34,7 @@ from blurgen.jobs.real import RealJob
 from blurgen.jobs.real_config import RealConfig
 from blurgen.quality import calibration as calib
 from blurgen.quality import fidelity, label
-from blurgen.sources.sample_truth import FrameReader, sample_info, truth_blur, truth_items
+from blurgen.sources.sample_truth import WINDOW_LAYOUTS, FrameReader, sample_info, truth_blur, truth_flows, truth_items
 from blurgen.synth.blur import psnr
 
 PHI_SCALES = (2.0, 3.0, 4.0, 6.0, 8.0, 12.0)
@@ -69,7 +69,6 @@ def label_job(sample: Path, flow_model: str, flow_ckpt: str | None, flow_mode: s
 
 def label_windows(sample: str | Path, job: RealJob, per_seq: int | None = None) -> Iterator[LabelWindow]:
     """Every 240 fps window of ``sample`` labelled by ``job``'s estimators."""
-    from blurgen.sources.sample_truth import WINDOW_LAYOUTS, truth_flows
 
     sample = Path(sample)
     reader = FrameReader(sample)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from blurgen.errors import ConfigError, InputError
-from blurgen.resources import listing
+from blurgen.resources import listing, resource
 
 FORMAT = 1
 KINDS = ("label", "fidelity")
@@ -91,7 +91,6 @@ def shipped(kind: str) -> dict[str, dict[str, Any]]:
 
 def resource_path(kind: str, key: str):
     """The shipped file of calibration ``key`` (a ``Traversable``; it may not exist)."""
-    from blurgen.resources import resource
 
     return resource("calibration", kind, f"{file_stem(key)}.json")
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from blurgen.quality.calibration import apply_linear
+from blurgen.synth.scene import consistency
 
 SIGNALS = ("kappa_oof", "kappa_occ", "kappa_rest")
 FEATURES = ("oof_s", "occ", "rest_phi")
@@ -54,7 +55,6 @@ def _outside(flow: np.ndarray) -> np.ndarray:
 
 def signals(img0: np.ndarray, img1: np.ndarray, flow01: np.ndarray, flow10: np.ndarray) -> dict[str, float]:
     """``{"kappa_oof", "kappa_occ", "kappa_rest"}`` (module doc), rounded to 4 decimals."""
-    from blurgen.synth.scene import consistency
 
     sums = dict.fromkeys(SIGNALS, 0.0)
     for img, fa, fb in ((img0, flow01, flow10), (img1, flow10, flow01)):

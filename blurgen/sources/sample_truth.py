@@ -17,6 +17,10 @@ from typing import Any
 import numpy as np
 
 from blurgen.errors import InputError
+from blurgen.io.flo import read_flo
+from blurgen.io.frames import read_image
+from blurgen.io.pfm import read_pfm, read_pfm_flow
+from blurgen.io.video import iter_video_frames
 from blurgen.sources.sample import read_sample_meta
 
 WINDOW_LAYOUTS = ("gopro", "nfs", "video")
@@ -59,8 +63,6 @@ class FrameReader:
 
     def frames(self, item: dict) -> list[np.ndarray]:
         """The item's frames, ``(H, W, 3) uint8`` RGB each, in time order."""
-        from blurgen.io.frames import read_image
-        from blurgen.io.video import iter_video_frames
 
         if "video" in item:
             if item["video"] not in self._videos:
@@ -72,8 +74,6 @@ class FrameReader:
 def truth_flows(sample: str | Path, item: dict) -> tuple[np.ndarray, np.ndarray]:
     """Exact ``(flow first -> last, flow last -> first)`` of an item (PFM for Monkaa pairs,
     .flo for windows)."""
-    from blurgen.io.flo import read_flo
-    from blurgen.io.pfm import read_pfm_flow
 
     sample = Path(sample)
     read = read_pfm_flow if item["flow_fwd"].endswith(".pfm") else read_flo
@@ -82,7 +82,6 @@ def truth_flows(sample: str | Path, item: dict) -> tuple[np.ndarray, np.ndarray]
 
 def truth_blur(sample: str | Path, item: dict) -> np.ndarray:
     """The item's continuous-time blur, ``(H, W, 3) float32`` RGB in [0, 255]."""
-    from blurgen.io.pfm import read_pfm
 
     return read_pfm(Path(sample) / item["blur"])
 
