@@ -150,7 +150,7 @@ def main(argv=None) -> int:
     kept = [r for r in rows if r["s"] <= 100]
     cols = [("all s<=100", kept)] + [(b, [r for r in kept if band_of(r["s"]) == b]) for b, _, _ in BANDS]
     cols += [("5<=s<=100", [r for r in kept if r["s"] >= 5]), ("s>100 (skipped)", [r for r in rows if r["s"] > 100])]
-    print(f"Monkaa fidelity: PSNR (dB) of the synthetic blur against the continuous-time blur")
+    print("Monkaa fidelity: PSNR (dB) of the synthetic blur against the continuous-time blur")
     print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}")
     print(f"sample {root} ({w}x{h}), {len(rows)} pairs ({len(kept)} with s <= 100), uint8 output, {seconds:.0f} s\n")
     head = f"| {'method':40s} | " + " | ".join(f"{c} (n={len(rs)})" for c, rs in cols) + " |"

@@ -63,7 +63,7 @@ def score(run: Path, shards: Path, keys: list[str], truth: dict[str, dict], samp
     flow; min over the two directions, mean over the windows."""
     import torch
 
-    from blurgen.shards.reader import ShardDataset
+    from blurgen.shards.dataset import ShardDataset
     from blurgen.sources.sample_truth import truth_flows
     from blurgen.train.checkpoint import load_model
     from blurgen.train.evaluate import infer_flow

@@ -31,7 +31,8 @@ from typing import Any
 import torch
 
 from blurgen.errors import ConfigError, InputError
-from blurgen.shards.reader import SHARD_RE, ShardDataset, list_shards, shard_info
+from blurgen.shards.dataset import ShardDataset
+from blurgen.shards.reader import SHARD_RE, list_shards, shard_info
 from blurgen.train.config import DEFAULT_CROP, TrainConfig
 from blurgen.utils import key_digest
 

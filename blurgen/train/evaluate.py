@@ -22,7 +22,8 @@ from tqdm import tqdm
 
 from blurgen.errors import ConfigError, InputError
 from blurgen.models.b2fnet.net import pad_to_multiple
-from blurgen.shards.reader import ShardDataset, list_shards
+from blurgen.shards.dataset import ShardDataset
+from blurgen.shards.reader import list_shards
 from blurgen.train.checkpoint import load_model
 from blurgen.train.data import TEST_SPLIT, shard_sizes
 from blurgen.train.ddp import pick_device

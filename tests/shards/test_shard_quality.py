@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from blurgen.shards.reader import ShardDataset, ShardReader
+from blurgen.shards.dataset import ShardDataset
+from blurgen.shards.reader import ShardReader
 from blurgen.shards.schema import Sample, validate_sample
 from blurgen.shards.writer import write_shard
 
