@@ -1,6 +1,6 @@
 """Byte identity of the datasets blurgen makes: a table of digests to compare across changes.
 
-Usage: python benchmarks/digests.py [--out DIR] [--json FILE] [--compare FILE]
+Usage: python benchmarks/digests.py [--out DIR] [--json FILE] [--compare FILE] [--extra=ARGS]
 
 Writes the procedural sample (320x180, seed 0), then makes from it, with 1 and 2 workers:
 ``synth-monkaa`` (the demo's settings: flow-guided, --store-ends) and ``real`` for the
@@ -10,7 +10,9 @@ less what legitimately differs between runs: its timings, the command line, the 
 root's absolute path and blurgen's git state. A refactor or a speed-up that must not
 change what is made keeps every row identical (``--compare`` a ``--json`` of an earlier
 run: exit 1 and the differing rows otherwise). The same numbers with 1 and 2 workers show
-that the worker count does not matter either.
+that the worker count does not matter either. ``--extra`` appends arguments to every
+dataset command (``--extra=--no-quality``: the datasets as made before the quality
+estimates existed).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def dataset_digests(out: Path) -> dict[str, object]:
     return {"shards": shards.hexdigest(), "manifest": sha256(text.encode()), "samples": len(man["samples"])}
 
 
-def measure(work: Path) -> dict[str, dict[str, object]]:
+def measure(work: Path, extra: list[str] = ()) -> dict[str, dict[str, object]]:
     sample = work / "sample"
     blurgen("sample", str(sample), "--size", "320x180", "--seed", "0", "--quiet")
     rows: dict[str, dict[str, object]] = {}
@@ -64,7 +66,7 @@ def measure(work: Path) -> dict[str, dict[str, object]]:
         for workers in (1, 2):
             out = work / f"{name.replace(' ', '-')}-w{workers}"
             t0 = time.perf_counter()
-            blurgen(*[a.format(s=sample) for a in argv], "--out", str(out), "--workers", str(workers), "--quiet")
+            blurgen(*[a.format(s=sample) for a in argv], *extra, "--out", str(out), "--workers", str(workers), "--quiet")
             rows[f"{name}, {workers} worker(s)"] = {**dataset_digests(out), "seconds": round(time.perf_counter() - t0, 1)}
     return rows
 
@@ -74,9 +76,10 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=None, help="work folder [a temporary one]")
     ap.add_argument("--json", type=Path, default=None, help="write the rows as JSON")
     ap.add_argument("--compare", type=Path, default=None, help="a --json of an earlier run to compare with")
+    ap.add_argument("--extra", default="", help="arguments appended to every dataset command, e.g. --extra=--no-quality")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        rows = measure(a.out or Path(tmp))
+        rows = measure(a.out or Path(tmp), a.extra.split())
     print(f"{'dataset':<28} {'samples':>7}  {'shards sha256':<16}  {'manifest sha256':<16}  {'s':>5}")
     for name, r in rows.items():
         print(f"{name:<28} {r['samples']:>7}  {r['shards'][:16]}  {r['manifest'][:16]}  {r['seconds']:>5}")

@@ -315,7 +315,7 @@ def loader_rate(ck: Check) -> tuple[float, str, str]:
     import torch
     from torch.utils.data import DataLoader
 
-    from blurgen.shards.reader import ShardDataset
+    from blurgen.shards.dataset import ShardDataset
 
     p = ck.profile
     crop, batch, workers = p.crops[0], p.batches[0], p.loader_workers

@@ -90,10 +90,11 @@ def main(argv=None) -> int:
     import cv2
 
     from blurgen.io.frames import read_image
-    from blurgen.io.pfm import read_pfm, read_pfm_flow
+    from blurgen.io.pfm import read_pfm_flow
     from blurgen.synth.blur import synthesize_blur, to_uint8
     from blurgen.sources.monkaa import flow_path
     from blurgen.sources.sample import scene_for
+    from blurgen.sources.sample_truth import truth_blur, truth_flows, truth_items
     from blurgen.synth.interpolate import (FlowGuidedInterpolator, LinearInterpolator, SuperSloMoInterpolator,
                                            frame_count, max_displacement)
     from blurgen.synth.scene import accelerations
@@ -114,21 +115,19 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = ensure_sample(args.sample, args.size, Path(tmp))
-        index = json.loads((root / "truth" / "index.json").read_text())
-        items = [it for it in index["items"] if it["layout"] == "monkaa"]
+        items = truth_items(root, ("monkaa",))
         rows = []
         scenes = {}
         t_start = time.perf_counter()
         for it in items:
-            f01 = read_pfm_flow(root / it["flow_fwd"])
-            f10 = read_pfm_flow(root / it["flow_bwd"])
+            f01, f10 = truth_flows(root, it)
             # the flows to the pair's other neighbours (frame t-1 and t+2), for the parabolas
             f0m = read_pfm_flow(root / "monkaa" / flow_path(it["sequence"], "left", it["first"], "past"))
             f12 = read_pfm_flow(root / "monkaa" / flow_path(it["sequence"], "left", it["last"], "future"))
             a0, a1 = accelerations(f01, f0m, f10, f12)
             i0 = read_image(root / it["frames"][0])
             i1 = read_image(root / it["frames"][1])
-            truth = read_pfm(root / it["blur"])
+            truth = truth_blur(root, it)
             s = max_displacement(f01)
             n = frame_count(s)
             row = {"pair": f"{it['sequence']}/{it['first']:04d}", "s": round(s, 3), "n": n, "psnr": {}}
@@ -151,7 +150,7 @@ def main(argv=None) -> int:
     kept = [r for r in rows if r["s"] <= 100]
     cols = [("all s<=100", kept)] + [(b, [r for r in kept if band_of(r["s"]) == b]) for b, _, _ in BANDS]
     cols += [("5<=s<=100", [r for r in kept if r["s"] >= 5]), ("s>100 (skipped)", [r for r in rows if r["s"] > 100])]
-    print(f"Monkaa fidelity: PSNR (dB) of the synthetic blur against the continuous-time blur")
+    print("Monkaa fidelity: PSNR (dB) of the synthetic blur against the continuous-time blur")
     print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}")
     print(f"sample {root} ({w}x{h}), {len(rows)} pairs ({len(kept)} with s <= 100), uint8 output, {seconds:.0f} s\n")
     head = f"| {'method':40s} | " + " | ".join(f"{c} (n={len(rs)})" for c, rs in cols) + " |"

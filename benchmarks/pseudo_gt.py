@@ -57,30 +57,13 @@ def sample_windows(sample: Path, per_seq: int):
     """Yield (key, frames, gt_fwd, gt_bwd) for the 240 fps windows of a written sample.
 
     Frames are read from the files as ``blurgen real`` reads them (GoPro PNG, NfS JPEG,
-    H.264 video); the exact flows are the sample's ``truth/`` files.
+    H.264 video); the exact flows are the sample's ``truth/`` files
+    (``blurgen.sources.sample_truth``).
     """
-    from blurgen.io.flo import read_flo
-    from blurgen.io.frames import read_image
-    from blurgen.io.video import iter_video_frames
+    from blurgen.sources.sample_truth import windows
 
-    index = json.loads((sample / "truth" / "index.json").read_text())
-    counts: dict[str, int] = {}
-    videos: dict[str, list[np.ndarray]] = {}
-    for item in index["items"]:
-        if item["layout"] not in ("gopro", "nfs", "video"):
-            continue
-        seq = f"{item['layout']}/{item['sequence']}"
-        if counts.get(seq, 0) >= per_seq:
-            continue
-        counts[seq] = counts.get(seq, 0) + 1
-        if "video" in item:
-            if item["video"] not in videos:
-                videos[item["video"]] = list(iter_video_frames(sample / item["video"]))
-            frames = videos[item["video"]][item["first"] : item["last"] + 1]
-        else:
-            frames = [read_image(sample / f) for f in item["frames"]]
-        yield (f"{seq}/{item['first']}", frames, read_flo(sample / item["flow_fwd"]),
-               read_flo(sample / item["flow_bwd"]))
+    for item, frames, fwd, bwd in windows(sample, per_seq):
+        yield f"{item['layout']}/{item['sequence']}/{item['first']}", frames, fwd, bwd
 
 
 def run(args, sample: Path) -> None:

@@ -33,7 +33,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from blurgen.shards.reader import ShardDataset, ShardReader  # noqa: E402
+from blurgen.shards.dataset import ShardDataset
+from blurgen.shards.reader import ShardReader  # noqa: E402
 from blurgen.shards.schema import Sample  # noqa: E402
 from blurgen.shards.writer import DEFAULT_COMPRESSION, DEFAULT_TILE, write_shard  # noqa: E402
 

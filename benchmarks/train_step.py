@@ -63,7 +63,7 @@ def bench_loader(crop: int, batch: int, workers: list[int], n: int = 96) -> dict
     import torch
     from torch.utils.data import DataLoader
 
-    from blurgen.shards.reader import ShardDataset
+    from blurgen.shards.dataset import ShardDataset
     from blurgen.shards.writer import write_shard
     from blurgen.train.toy import toy_sample
     from blurgen.utils import rng_for
@@ -92,7 +92,10 @@ def bench_corr(batch: int, repeats: int, device) -> list[tuple]:
     import torch
 
     from blurgen.models.b2fnet.correlation import (
-        MATMUL_MAX_WIDTH, correlation_matmul, correlation_reference, correlation_shift,
+        MATMUL_MAX_WIDTH,
+        correlation_matmul,
+        correlation_reference,
+        correlation_shift,
     )
     from blurgen.models.b2fnet.net import ENCODER
 

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "verify": ("data", "verify", "Check shards against their manifest; non-zero exit on any mismatch."),
     "preview": ("inspect", "preview", "Contact sheet of random samples: blur, flow colour, end frames."),
     "stats": ("inspect", "stats", "Counts, histograms of s, n and flow magnitude, skipped reasons."),
+    "calibrate": ("calibrate", "calibrate", "Fit a label or blur-fidelity quality calibration on procedural samples."),
     "zoo": ("zoo", "zoo", "List, register and (on request) download checkpoints in the model zoo."),
     "demo": ("demo", "demo", "The whole chain on the bundled sample, offline, on the CPU."),
 }

@@ -7,8 +7,10 @@ line, which the datasets' manifests also record.
 
 Layout of OUT: ``sample/`` (the procedural sample, ground truth in ``sample/truth``),
 ``monkaa/``, ``gopro/``, ``nfs/``, ``video/`` (shards, manifest.json, README.md each),
-``run/`` (the training run: last.pt, best.pt, run.json, tb/), ``preview.png`` (contact
-sheet of every dataset), ``demo.json`` (the headline numbers; ``status`` is "running"
+``run/`` (the training run: last.pt, best.pt, run.json, tb/, curve.png), ``preview.png``
+(contact sheet of every dataset), ``results.png`` (what the model learned: each Monkaa test
+image's blur | label | prediction | error with its EPE, then the training curve; see
+``blurgen.train.results``), ``demo.json`` (the headline numbers; ``status`` is "running"
 until the chain completes).
 """
 
@@ -31,7 +33,9 @@ from blurgen.models.b2fnet import B2FNetConfig
 from blurgen.report import contact_sheet
 from blurgen.sources.sample import SampleConfig, parse_size, write_sample
 from blurgen.train.config import TrainConfig
+from blurgen.train.curve import write_curve
 from blurgen.train.evaluate import evaluate_checkpoint
+from blurgen.train.results import write_results
 from blurgen.train.trainer import train
 
 # The dataset stages, in order: OUT/<name> made by job kind from the sample's layout <name>
@@ -133,9 +137,22 @@ def _train(stages: _Stages, shards: Path, run: Path, *, steps: int, crop: int | 
 
 
 def _evaluate(stages: _Stages, ckpt: Path, shards: Path) -> dict:
-    """EPE of ``ckpt`` on the test split of ``shards``: what ``blurgen eval --json`` prints."""
-    with stages("eval", ["eval", "--ckpt", str(ckpt), "--shards", str(shards), "--split", "test", "--json"]):
-        return evaluate_checkpoint(ckpt, shards, split="test")
+    """EPE of ``ckpt`` on the test split of ``shards``, per image too: what ``blurgen eval
+    --json --per-sample`` prints."""
+    argv = ["eval", "--ckpt", str(ckpt), "--shards", str(shards), "--split", "test", "--per-sample", "--json"]
+    with stages("eval", argv):
+        return evaluate_checkpoint(ckpt, shards, split="test", per_sample=True)
+
+
+def _results(ckpt: Path, shards: Path, run: Path, out: Path, n_test: int) -> dict:
+    """OUT/results.png (the test images' predictions, then the training curve) and
+    RUN/curve.png; returns what demo.json records of them."""
+    title = (f"{ckpt.name} on the monkaa test split ({n_test} images, never seen in training): "
+             "blur | label | prediction | error")
+    res = write_results(ckpt, shards, out / "results.png", run=run, split="test", device="auto", title=title)
+    write_curve(run, run / "curve.png")
+    return {"png": "results.png", "curve": "run/curve.png",
+            "images": [{"key": r["key"], "epe_min": r["epe_min"], "label": r["direction"]} for r in res["rows"]]}
 
 
 def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 2, train_steps: int = 100,
@@ -161,10 +178,13 @@ def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 
     datasets = [out / d for d in DATASET_STAGES]
     t0 = time.perf_counter()
     combined_preview(datasets, out / "preview.png")
-    stages.times["preview"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    results = _results(ckpt, out / "monkaa", run, out, ev["n"])
+    stages.times["preview"], stages.times["results"] = t1 - t0, time.perf_counter() - t1
     total = time.perf_counter() - t_all
 
     head = _headline(datasets, stages.times, total, ev, run_info, ckpt)
+    head["results"] = results
     (out / "demo.json").write_text(json.dumps(head, indent=1))
     for line in _summary(out, head, stages.times, total, ev, run_info, ckpt):
         echo(line)
@@ -210,6 +230,9 @@ def _summary(out: Path, head: dict, times: dict[str, float], total: float, ev: d
                  + (f"  vs zero flow {zero:.3f} px" if zero is not None else "")
                  + f"  (fwd {ev['epe_fwd']:.3f}, bwd {ev['epe_bwd']:.3f})")
     lines.append(f"  contact sheet   {out / 'preview.png'}")
+    n = len(head["results"]["images"])
+    lines.append(f"  results         {out / 'results.png'}  ({n} test image(s): blur | label | prediction | error, "
+                 f"EPE on each; the training curve below it, also in {run / 'curve.png'})")
     return lines
 
 

@@ -56,8 +56,7 @@ def executor(workers: int, backend: str | None, scheduler: str | None = None) ->
     backend = check_backend(workers, backend, scheduler)
     if backend in ("sequential", "loky"):
         n = 1 if backend == "sequential" else workers
-        extra = {"initializer": ignore_interrupts} if backend == "loky" else {}
-        with Parallel(n_jobs=n, backend=backend, return_as="generator", **extra) as par:
+        with Parallel(n_jobs=n, backend=backend, return_as="generator") as par:
             yield par
     elif backend == "dask":
         try:
@@ -79,15 +78,6 @@ def executor(workers: int, backend: str | None, scheduler: str | None = None) ->
     else:
         with ray_runtime(workers, scheduler) as n:
             yield RayParallel(n)
-
-
-def ignore_interrupts() -> None:
-    """Loky workers ignore SIGINT: Ctrl-C in a terminal reaches the whole process group,
-    and the main process stops the run (it ends the workers). A worker interrupted between
-    two tasks (loky's housekeeping) would print a traceback instead."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager

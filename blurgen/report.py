@@ -77,40 +77,78 @@ def _tag(img: np.ndarray, text: str) -> np.ndarray:
     return img
 
 
-def contact_sheet(out: Path, n: int = 8, seed: int = 0, tile_width: int = 200) -> np.ndarray:
-    """(H, W, 3) uint8 RGB: one row per random sample: blur | flow colour | first | last."""
+UNCERTAINTY_SCALE = 4.0  # px at full colour in the preview's uncertainty tiles
+
+
+def uncertainty_to_color(u: np.ndarray, scale: float = UNCERTAINTY_SCALE) -> np.ndarray:
+    """(H, W) uncertainty in px -> (H, W, 3) uint8 RGB (inferno colour map, 0 .. ``scale`` px;
+    larger values saturate)."""
+    import cv2
+
+    level = np.clip(np.nan_to_num(np.asarray(u, np.float32), nan=scale) / scale, 0, 1)
+    bgr = cv2.applyColorMap(np.rint(level * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
+    return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def _has_array(shard: Path, name: str) -> bool:
+    with ShardReader(shard) as reader:
+        return name in reader.names
+
+
+def _row_text(key: str, meta: dict) -> str:
+    bits = [key] + [f"{k}={meta[k]:.1f}" if isinstance(meta[k], float) else f"{k}={meta[k]}"
+                    for k in ("s", "n") if k in meta]
+    if meta.get("label_epe_est") is not None:
+        bits.append(f"label EPE~{meta['label_epe_est']:.2f}px")
+    if meta.get("fidelity_db_est") is not None:
+        bits.append(f"blur ~{meta['fidelity_db_est']:.1f}dB")
+    return "  ".join(bits)
+
+
+def contact_sheet(out: Path, n: int = 8, seed: int = 0, tile_width: int = 200,
+                  uncertainty: bool | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 RGB: one row per random sample: blur | flow colour | [uncertainty] |
+    first | last, and a line with the key, s, n and the quality estimates. ``uncertainty``:
+    show the ``uncertainty`` map (colour scale 0 .. ``UNCERTAINTY_SCALE`` px); None = when
+    the shards hold one (a row whose shard has none shows a blank tile)."""
 
     recs = read_records(out)
     if not recs:
         raise InputError(out, "no samples in this folder's shards", "run synth-monkaa or real into it first")
     rng = np.random.default_rng(seed)
     pick = sorted(rng.choice(len(recs), size=min(n, len(recs)), replace=False))
+    if uncertainty is None:
+        uncertainty = any(_has_array(Path(out) / s, "uncertainty") for s in {recs[i]["shard"] for i in pick})
     rows = []
     for i in pick:
         r = recs[i]
         with ShardReader(Path(out) / r["shard"]) as reader:
             extras = [e for e in ("first", "last") if e in reader.names]
-            arrays = reader.read(r["index"], names=["blur", "flow", *extras])
+            unc = ["uncertainty"] if uncertainty and "uncertainty" in reader.names else []
+            arrays = reader.read(r["index"], names=["blur", "flow", *unc, *extras])
         # the flow is shrunk to the tile, then coloured: the same picture for a fraction of
         # the work (colouring a 1280x720 field costs more than reading it)
-        tiles = [arrays["blur"], flow_to_color(_fit(arrays["flow"], tile_width))] + [arrays[e] for e in extras]
-        names = ["blur", "flow 1->7" if r["meta"].get("window") else "flow", *extras]
-        meta = r["meta"]
-        bits = [r["key"]] + [f"{k}={meta[k]:.1f}" if isinstance(meta[k], float) else f"{k}={meta[k]}"
-                             for k in ("s", "n") if k in meta]
+        tiles = [arrays["blur"], flow_to_color(_fit(arrays["flow"], tile_width))]
+        names = ["blur", "flow 1->7" if r["meta"].get("window") else "flow"]
+        if uncertainty:
+            blank = np.full_like(arrays["blur"], 255)
+            tiles.append(uncertainty_to_color(arrays["uncertainty"]) if unc else blank)
+            names.append(f"uncertainty 0-{UNCERTAINTY_SCALE:g}px" if unc else "no uncertainty")
+        tiles += [arrays[e] for e in extras]
+        names += extras
         fitted = [_tag(_fit(t, tile_width), name) for t, name in zip(tiles, names)]
         hmax = max(t.shape[0] for t in fitted)
         fitted = [np.vstack([t, np.full((hmax - t.shape[0], tile_width, 3), 255, np.uint8)]) for t in fitted]
         strip = np.hstack(fitted)
-        rows.append(np.vstack([strip, _label(strip.shape[1], ["  ".join(bits)])]))
+        rows.append(np.vstack([strip, _label(strip.shape[1], [_row_text(r["key"], r["meta"])])]))
     wmax = max(r.shape[1] for r in rows)
     rows = [np.hstack([r, np.full((r.shape[0], wmax - r.shape[1], 3), 255, np.uint8)]) for r in rows]
     return np.vstack(rows)
 
 
-def write_preview(out: Path, png: Path, n: int = 8, seed: int = 0) -> Path:
+def write_preview(out: Path, png: Path, n: int = 8, seed: int = 0, uncertainty: bool | None = None) -> Path:
 
-    sheet = contact_sheet(out, n=n, seed=seed)
+    sheet = contact_sheet(out, n=n, seed=seed, uncertainty=uncertainty)
     Path(png).parent.mkdir(parents=True, exist_ok=True)
     write_image(png, sheet)
     return Path(png)
@@ -148,7 +186,23 @@ def compute_stats(out: Path, flow_pixels: int = 20000, seed: int = 0) -> dict:
     mags = np.concatenate(mags) if mags else np.zeros(0)
     skipped = Counter(s.get("reason", "?").split(":")[0] for s in man.get("skipped", []))
     return {"samples": len(recs), "by_split": dict(by_split), "by_source": dict(by_source),
-            "s": s_vals, "n": n_vals, "flow_magnitude": mags.tolist(), "skipped": dict(skipped)}
+            "s": s_vals, "n": n_vals, "flow_magnitude": mags.tolist(), "skipped": dict(skipped),
+            **{name: [float(r["meta"][name]) for r in recs if r["meta"].get(name) is not None] for name in QUALITY}}
+
+
+# per-sample quality estimates in the meta (docs/quality.md): name -> (unit, what)
+QUALITY = {"label_epe_est": ("px", "estimated label EPE"), "fidelity_db_est": ("dB", "estimated blur PSNR")}
+DISTRIBUTIONS = ("s", "n", "flow_magnitude", *QUALITY)
+
+
+def summary(values: list[float]) -> dict[str, float] | None:
+    """``{"n", "min", "median", "mean", "max"}`` of a list (None when empty): what ``blurgen
+    stats --json`` prints for each distribution."""
+    v = np.asarray(values, float)
+    if not v.size:
+        return None
+    return {"n": int(v.size), "min": round(float(v.min()), 4), "median": round(float(np.median(v)), 4),
+            "mean": round(float(v.mean()), 4), "max": round(float(v.max()), 4)}
 
 
 def write_stats_plot(stats: dict, png: Path) -> Path:
@@ -162,6 +216,9 @@ def write_stats_plot(stats: dict, png: Path) -> Path:
         panels.insert(0, ("s = max displacement (px)", stats["s"]))
     if stats["n"]:
         panels.insert(1, ("n = interpolated frames", stats["n"]))
+    for name, (unit, what) in QUALITY.items():
+        if stats.get(name):
+            panels.append((f"{name}: {what} ({unit})", stats[name]))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
     for ax, (title, vals) in zip(axes[0], panels):
         ax.hist(vals, bins=30, color="#3b6ea5")
@@ -180,10 +237,12 @@ def format_stats(stats: dict) -> str:
     lines = [f"samples: {stats['samples']}"]
     lines += [f"  split {k}: {v}" for k, v in sorted(stats["by_split"].items())]
     lines += [f"  source {k}: {v}" for k, v in sorted(stats["by_source"].items())]
-    for name in ("s", "n", "flow_magnitude"):
-        v = np.asarray(stats[name], float)
+    for name in DISTRIBUTIONS:
+        v = np.asarray(stats.get(name, []), float)
         if v.size:
-            lines.append(f"{name}: min {v.min():.2f}  median {np.median(v):.2f}  max {v.max():.2f}")
+            unit = f" {QUALITY[name][0]}" if name in QUALITY else ""
+            of = f" ({v.size} samples)" if name in QUALITY else ""
+            lines.append(f"{name}: min {v.min():.2f}  median {np.median(v):.2f}  max {v.max():.2f}{unit}{of}")
     if stats["skipped"]:
         lines.append("skipped: " + ", ".join(f"{k} ({v})" for k, v in sorted(stats["skipped"].items())))
     return "\n".join(lines)
@@ -232,15 +291,51 @@ def dataset_card(out: Path, manifest: dict | None = None) -> str:
         "        meta = json.loads(f['meta'][0])",
         "```",
         "",
+    ]
+    if "uncertainty" in _datasets(out):
+        lines.insert(-2, "        unc = f['uncertainty'][0]  # (H, W) float16 px, expected EPE of flow per pixel")
+    lines += [
         "Datasets: " + ", ".join(sorted(_datasets(out))) + ". Check the folder against its "
         "manifest with `blurgen verify " + out.name + "`; rebuild it with "
         "`blurgen rerun " + out.name + "/manifest.json --root ROOT --out OUT2`.",
         "",
+        *quality_section(recs, "uncertainty" in _datasets(out)),
         "## Licences of the sources",
         "",
     ]
     lines += [f"- {LICENCES.get(s, s + ': see the source dataset')}" for s in sources]
     return "\n".join(lines) + "\n"
+
+
+def quality_section(recs: list[dict], maps: bool) -> list[str]:
+    """The card's lines on the samples' quality estimates (docs/quality.md); ``maps``: the
+    shards hold the uncertainty maps."""
+    lines = ["## Quality of the samples", ""]
+    found = False
+    for name, (unit, what) in QUALITY.items():
+        v = np.asarray([r["meta"][name] for r in recs if r["meta"].get(name) is not None], float)
+        if not v.size:
+            continue
+        found = True
+        p10, p50, p90 = np.percentile(v, [10, 50, 90])
+        lines.append(f"- `{name}` ({what}, {unit}), {v.size} of {len(recs)} samples: median {p50:.2f}, "
+                     f"10th-90th percentile {p10:.2f}-{p90:.2f}, range {v.min():.2f}-{v.max():.2f}")
+    cals = Counter(r["meta"]["quality_calibration"] for r in recs if r["meta"].get("quality_calibration"))
+    if cals:
+        lines.append("- calibration: " + ", ".join(f"`{k}` ({n})" for k, n in sorted(cals.items()))
+                     + "; fitted on blurgen's procedural sample (docs/quality.md)")
+    if any("fidelity_signals" in r["meta"] for r in recs) and not any("fidelity_db_est" in r["meta"] for r in recs):
+        found = True
+        lines.append("- `fidelity_signals` stored, no calibration for this interpolator: fit one with "
+                     "`blurgen calibrate --kind fidelity`")
+    if not found:
+        return lines + ["No quality estimates: made with `--no-quality`, or by a blurgen from before them.", ""]
+    if maps:
+        lines.append("- datasets `uncertainty` / `uncertainty_bwd`: the expected end-point error of `flow` / "
+                     "`flow_bwd` per pixel, (N,H,W) float16 px")
+    lines += ["- train on the better samples: `blurgen train --max-label-epe X`, `--min-fidelity-db Y`, "
+              "`--uncertainty-weight S` (samples without an estimate are kept)", ""]
+    return lines
 
 
 def _datasets(out: Path) -> set[str]:

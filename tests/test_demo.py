@@ -6,6 +6,8 @@ from blurgen.demo import run_demo
 from blurgen.errors import ConfigError
 from blurgen.io.frames import read_image
 from blurgen.manifest import verify
+from blurgen.report import _label
+from blurgen.train.evaluate import evaluate_checkpoint
 
 
 def test_demo_runs_the_whole_chain(tmp_path):
@@ -35,6 +37,23 @@ def test_demo_runs_the_whole_chain(tmp_path):
     test_keys = {s["key"] for s in man["samples"] if s["split"] == "test"}
     assert test_keys and run["selection"]["keys"] and not set(run["selection"]["keys"]) & test_keys
     assert "selected on a holdout of" in text and "reported on the monkaa test split" in text
+    _check_results(out, head, text)
+
+
+def _check_results(out, head, text):
+    """results.png: a title, one row per test image (four 200x150 tiles of the 128x96 frames
+    and a two-line caption), the training curve; each image's EPE is the evaluation's."""
+    res = head["results"]
+    assert res["png"] == "results.png" and str(out / "results.png") in text
+    ev = evaluate_checkpoint(out / "run" / head["selection"]["checkpoint"], out / "monkaa", split="test",
+                             per_sample=True)
+    assert [(r["key"], r["epe_min"]) for r in res["images"]] == [(s["key"], s["epe_min"]) for s in ev["samples"]]
+    assert len(res["images"]) == head["eval"]["n"] == ev["n"]  # every test image (<= 8 of them)
+    png = read_image(out / "results.png")
+    title, caption = _label(800, [""]).shape[0], _label(800, ["", ""]).shape[0]
+    assert png.shape == (title + ev["n"] * (150 + caption) + 300, 4 * 200, 3)
+    assert read_image(out / res["curve"]).shape == (300, 800, 3)
+    assert json.loads((out / "demo.json").read_text())["results"] == res
 
 
 def test_demo_refuses_a_folder_that_is_not_its_own(tmp_path):

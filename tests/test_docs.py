@@ -76,3 +76,33 @@ def test_the_table_finder_finds_tables():
     text = ("intro\n\n| a | b | c |\n|---|---|---|\n| x | 1.5 | 20 ms |\n\n| f | does |\n|---|---|\n| g | h |\n"
             "\n```\nblurgen train --max-steps 150\n```\n```\nsize  wall  cpu\n320x180  14.8  6.2  3923\n```\n")
     assert measurement_tables(text.splitlines()) == [(2, 4), (13, 16)]
+
+
+def test_the_worked_example_of_a_new_source_works(tmp_path, monkeypatch):
+    """docs/internals.md shows how to add a real-blur source; its code must run as written."""
+    import importlib.util
+
+    import numpy as np
+
+    from blurgen.jobs import real, real_config
+    from real_helpers import write_frames
+
+    text = (ROOT / "docs" / "internals.md").read_text()
+    code = re.search(r"```python\n# blurgen/sources/adobe240.py\n(.*?)```", text, re.S).group(1)
+    (tmp_path / "adobe240.py").write_text(code)
+    spec = importlib.util.spec_from_file_location("adobe240", tmp_path / "adobe240.py")
+    adobe240 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(adobe240)
+    root = tmp_path / "Adobe240"
+    frames = [np.full((24, 32, 3), 10 * i, np.uint8) for i in range(14)]
+    for clip in ("clipA", "clipB"):
+        write_frames(root / clip / "frames", range(1, 15), frames, digits=5)
+    (root / "notes").mkdir()
+    # the three lines the doc asks for, made for this test only
+    monkeypatch.setitem(real.DATASETS, "adobe240", adobe240)
+    monkeypatch.setattr(real_config, "SOURCES", (*real_config.SOURCES, "adobe240"))
+    job = real.build({"source": "adobe240", "flow_model": "dis", "splits": {"clipB": "test"}}, root)
+    keys = {t.key: t.split for t in job.tasks()}
+    assert keys == {"adobe240/clipA/00001": "train", "adobe240/clipA/00008": "train",
+                    "adobe240/clipB/00001": "test", "adobe240/clipB/00008": "test"}
+    assert job.make(job.tasks()[0]).meta["fps"] == 240.0

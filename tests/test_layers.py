@@ -14,7 +14,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("blurgen", "blurgen.errors", "blurgen.utils"),
     ("blurgen.io", "blurgen.shards", "blurgen.models", "blurgen.resources", "blurgen.zoo", "blurgen.download"),
     ("blurgen.sources", "blurgen.synth", "blurgen.flow", "blurgen.train", "blurgen.manifest", "blurgen.recipe",
-     "blurgen.report"),
+     "blurgen.report", "blurgen.quality"),
     ("blurgen.jobs", "blurgen.pipeline", "blurgen.parallel"),
     ("blurgen.demo",),
     ("blurgen.commands", "blurgen.cli", "blurgen.__main__"),

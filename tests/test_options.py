@@ -123,8 +123,21 @@ class _Estimator:
     label, checkpoint, checkpoint_path = "stub", None, None
 
 
+def _calibration(tmp: Path, kind: str, key: str) -> None:
+    """A calibration file (numbers unlike the shipped ones) for --calibration."""
+    import json
+
+    from blurgen.quality.calibration import FORMS
+
+    coef = {"fb": 2.0, "photo": 0.5} if kind == "label" else {"oof_s": 1.0, "occ": 1.0, "rest_phi": 1.0}
+    cal = {"format": 1, "kind": kind, "key": key, "form": FORMS[kind], "intercept": 0.5, "coef": coef,
+           "params": {} if kind == "label" else {"phi_scale": 5.0}}
+    (tmp / f"{kind}.json").write_text(json.dumps(cal))
+
+
 def setup_monkaa(tmp: Path, rec: Recorder) -> list[str]:
     _record_run(rec)
+    _calibration(tmp, "fidelity", "flow-guided/splat/quadratic")
     rec.replace("blurgen.synth.interpolate.SuperSloMoInterpolator.from_checkpoint", result=object())
     root, _ = _dirs(tmp, "monkaa", "monkaa2")
     return ["synth-monkaa", "--root", root, "--out", str(tmp / "out")]
@@ -133,6 +146,7 @@ def setup_monkaa(tmp: Path, rec: Recorder) -> list[str]:
 def setup_real(tmp: Path, rec: Recorder) -> list[str]:
     _record_run(rec)
     rec.replace("blurgen.flow.get_estimator", result=_Estimator())
+    _calibration(tmp, "label", "direct:generic")
     root, _ = _dirs(tmp, "gopro", "gopro2")
     np.save(tmp / "crf.npy", np.tile(np.linspace(0, 1, 256)[:, None], (1, 3)))
     return ["real", "--source", "gopro", "--root", root, "--out", str(tmp / "out")]
@@ -203,7 +217,7 @@ def setup_eval(tmp: Path, rec: Recorder) -> list[str]:
 def setup_predict(tmp: Path, rec: Recorder) -> list[str]:
     _torch_side(rec)
     rec.replace("blurgen.train.predict.predict_files", result=[])
-    img, *_ = _files(tmp, "blur.png", "a.pt", "b.pt")
+    img, *_ = _files(tmp, "blur.png", "a.pt", "b.pt", "blur.flo")
     return ["predict", img, "--ckpt", str(tmp / "a.pt"), "--out", str(tmp / "pred")]
 
 
@@ -229,6 +243,12 @@ def setup_verify(tmp: Path, rec: Recorder) -> list[str]:
 def setup_demo(tmp: Path, rec: Recorder) -> list[str]:
     rec.replace("blurgen.demo.run_demo", result={})
     return ["demo", str(tmp / "demo")]
+
+
+def setup_calibrate(tmp: Path, rec: Recorder) -> list[str]:
+    rec.replace("blurgen.jobs.calibrate.fit_label", result={"key": "k", "fit": {}})
+    rec.replace("blurgen.jobs.calibrate.fit_fidelity", result={"key": "k", "fit": {}})
+    return ["calibrate", _dirs(tmp, "sample")[0]]
 
 
 def setup_zoo_list(tmp: Path, rec: Recorder) -> list[str]:
@@ -267,7 +287,8 @@ HARNESSES: dict[str, Harness] = {
         refused={"seed": "synth-monkaa draws nothing at random"},
         values={"root": [["--root", "{tmp}/monkaa2"]], "slomo_ckpt": [["--slomo-ckpt", "{tmp}/other.ckpt"]],
                 "device": [["--device", "cpu"]], "compression": [["--compression", "lzf"]],
-                "recipe": [["--recipe", "{recipe:monkaa:min_n = 9}"]]},
+                "recipe": [["--recipe", "{recipe:monkaa:min_n = 9}"]],
+                "calibration_file": [["--calibration", "{tmp}/fidelity.json"]]},
         context={k: ["--interpolator", "superslomo", "--slomo-ckpt", "{tmp}/slomo.ckpt"]
                  for k in ("slomo_ckpt", "trust_checkpoint", "slomo_batch", "device")},
     ),
@@ -278,7 +299,8 @@ HARNESSES: dict[str, Harness] = {
         values={"root": [["--root", "{tmp}/gopro2"]], "flow_model": [["--flow-model", "dis"]],
                 "flow_ckpt": [["--flow-ckpt", "sintel"]], "split_file": [["--split-file", "nfs_standard"]],
                 "crf_file": [["--crf-file", "{tmp}/crf.npy"]], "device": [["--device", "cpu"]],
-                "compression": [["--compression", "lzf"]], "recipe": [["--recipe", "{recipe:real:window = 5}"]]},
+                "compression": [["--compression", "lzf"]], "recipe": [["--recipe", "{recipe:real:window = 5}"]],
+                "calibration_file": [["--calibration", "{tmp}/label.json"]]},
         context={"crf_file": ["--averaging", "crf"]},
     ),
     "rerun": Harness(setup_rerun, informational=PIPELINE_INFO, values={"root": [["--root", "{tmp}/in2"]]}),
@@ -311,7 +333,8 @@ HARNESSES: dict[str, Harness] = {
     "predict": Harness(
         setup_predict,
         informational={"out": WHERE, "threads": "torch CPU threads; speed only"},
-        values={"ckpt": [["--ckpt", "{tmp}/b.pt"]], "device": [["--device", "cpu"]]},
+        values={"ckpt": [["--ckpt", "{tmp}/b.pt"]], "device": [["--device", "cpu"]],
+                "labels": [["--label", "{tmp}/blur.flo"]]},
     ),
     "preview": Harness(setup_preview, informational={"png": WHERE}),
     "stats": Harness(setup_stats, informational={"plot": WHERE, "as_json": "how the statistics are printed"}),
@@ -320,6 +343,13 @@ HARNESSES: dict[str, Harness] = {
         setup_demo,
         informational={"workers": SPEED, "quiet": PROGRESS, "overwrite": "allows replacing an earlier demo in OUT"},
         values={"size": [["--size", "64x48"]]},
+    ),
+    "calibrate": Harness(
+        setup_calibrate,
+        informational={"out": WHERE},
+        values={"flow_model": [["--flow-model", "farneback"]], "flow_ckpt": [["--flow-ckpt", "sintel"]],
+                "device": [["--device", "cpu"]]},
+        context={k: ["--kind", "fidelity"] for k in ("interpolator", "method", "motion")},
     ),
     "zoo list": Harness(setup_zoo_list),
     "zoo show": Harness(setup_zoo_show),

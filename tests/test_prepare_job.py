@@ -34,7 +34,8 @@ def test_flags_override_the_recipe_which_overrides_the_defaults(tmp_path, recipe
     assert job.root == tmp_path
     # the manifest records the recipe with its [real] section as the job runs it
     assert resolved["pipeline"] == {"compression": "lzf"}
-    assert resolved["real"] == {"window": 5, "stride": 3, "flow_model": "dis", "source": "gopro", "valid_bwd": True}
+    assert resolved["real"] == {"window": 5, "stride": 3, "flow_model": "dis", "source": "gopro", "valid_bwd": True,
+                                "quality": True}
 
 
 def test_a_window_flag_drops_the_recipe_stride_and_a_model_flag_its_checkpoint(tmp_path, recipe):
@@ -57,7 +58,7 @@ def test_monkaa_from_a_recipe_dict(tmp_path):
     job, resolved = prepare_job("synth-monkaa", tmp_path, {**loaded, "monkaa": {"min_n": 9}}, {"max_s": 50.0})
     assert (job.config.min_n, job.config.max_s) == (9, 50.0)
     assert job.config.interpolator == MonkaaConfig().interpolator
-    assert resolved["monkaa"] == {"max_s": 50.0, "min_n": 9} and resolved["pipeline"] == loaded["pipeline"]
+    assert resolved["monkaa"] == {"max_s": 50.0, "min_n": 9, "quality": True} and resolved["pipeline"] == loaded["pipeline"]
 
 
 def test_refusals_are_one_line(tmp_path):

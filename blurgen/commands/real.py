@@ -32,7 +32,8 @@ SOURCES = ("gopro", "nfs", "video", "frames")
                    "[default: the sRGB transfer function].")
 @click.option("--flow-model", default=None,
               help="Pseudo-GT flow estimator: a ptlflow model (pwcnet, flownet2, ...) or dis, farneback "
-                   "(offline) [recipe: pwcnet].")
+                   "(offline) [recipe: pwcnet]. Several, comma-separated (dis,farneback): the label is the "
+                   "first one's, the others add their disagreement to the quality estimate.")
 @click.option("--flow-ckpt", default=None,
               help="Checkpoint of a learned flow model: things, sintel, ... or a file [recipe: things].")
 @click.option("--flow-mode", type=click.Choice(["direct", "chained", "chained-init"]), default=None,
@@ -46,9 +47,14 @@ SOURCES = ("gopro", "nfs", "video", "frames")
 @click.option("--device", default=None,
               help="Device of learned flow models: cpu, cuda, cuda:N [GPU when present]; refused with dis, "
                    "farneback and zero, which run on the CPU.")
+@click.option("--quality/--no-quality", default=None,
+              help="Store the label's per-pixel uncertainty (px) and label_epe_est, its expected EPE "
+                   "(docs/quality.md) [on].")
+@click.option("--calibration", "calibration_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Label calibration JSON from `blurgen calibrate` [the shipped one for --flow-model and --flow-mode].")
 @pipeline_options(unseeded="real draws nothing at random")
 def real(source, root, window, stride, averaging, crf_file, flow_model, flow_ckpt, flow_mode, fps,
-         split_file, store_ends, device, **opts) -> None:
+         split_file, store_ends, device, quality, calibration_file, **opts) -> None:
     """Real blur: average WINDOW consecutive frames of 240 fps footage, label each sample with the
     flow between its first and last frame (both directions, with a consistency mask).
 
@@ -60,7 +66,8 @@ def real(source, root, window, stride, averaging, crf_file, flow_model, flow_ckp
 
     flags = dict(source=source, window=window, stride=stride, averaging=averaging, flow_model=flow_model,
                  flow_ckpt=flow_ckpt, flow_mode=flow_mode, fps=fps, store_ends=store_ends, device=device,
-                 split_file=split_file, crf_file=None if crf_file is None else str(crf_file))
+                 split_file=split_file, crf_file=None if crf_file is None else str(crf_file), quality=quality,
+                 calibration_file=None if calibration_file is None else str(calibration_file))
     # The manifest records the recipe as resolved: the [real] section as the job runs it.
     job, recipe = prepare_job("real", root, opts.pop("recipe") or None, flags)
     run_from_cli(job, recipe=recipe, **opts)

@@ -49,9 +49,16 @@ from blurgen.commands._common import pipeline_options
                    "(the other interpolators run on the CPU).")
 @click.option("--slomo-batch", type=click.IntRange(min=1), default=None,
               help="Interpolated times per Super-SloMo pass; --interpolator superslomo only [as memory allows].")
+@click.option("--quality/--no-quality", default=None,
+              help="Store fidelity_db_est, the expected PSNR of the blur against a continuous-time blur, and its "
+                   "signals (docs/quality.md) [on].")
+@click.option("--calibration", "calibration_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Fidelity calibration JSON from `blurgen calibrate --kind fidelity` [the shipped one for the "
+                   "interpolator].")
 @pipeline_options(unseeded="synth-monkaa draws nothing at random (the pair split's seed is --split-seed)")
 def synth_monkaa(root, interpolator, method, motion, slomo_ckpt, trust_checkpoint, camera, render_pass, store_ends,
-                 max_s, min_n, n_train, n_test, split_seed, device, slomo_batch, **opts) -> None:
+                 max_s, min_n, n_train, n_test, split_seed, device, slomo_batch, quality, calibration_file,
+                 **opts) -> None:
     """Synthetic blur from Monkaa: for each frame pair (t, t+1), s = the largest GT flow
     displacement; pairs with s > 100 are skipped (and recorded); otherwise n = max(ceil(s), 5)
     frames are interpolated and averaged with the two end frames. Labels: the GT flow both ways.
@@ -65,6 +72,7 @@ def synth_monkaa(root, interpolator, method, motion, slomo_ckpt, trust_checkpoin
                  slomo_ckpt=None if slomo_ckpt is None else str(slomo_ckpt),
                  trust_checkpoint=trust_checkpoint, camera=camera, render_pass=render_pass, max_s=max_s,
                  min_n=min_n, n_train=n_train, n_test=n_test, split_seed=split_seed, store_ends=store_ends,
-                 device=device, slomo_batch=slomo_batch)
+                 device=device, slomo_batch=slomo_batch, quality=quality,
+                 calibration_file=None if calibration_file is None else str(calibration_file))
     job, recipe = prepare_job("synth-monkaa", root, opts.pop("recipe") or None, flags)
     run_from_cli(job, recipe=recipe, **opts)

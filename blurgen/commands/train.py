@@ -49,8 +49,9 @@ def config_from_options(o: dict) -> TrainConfig:
         raise ConfigError("--val-fraction sets the size of --val-split holdout; it does nothing with "
                           "--val-shards or another --val-split")
     same = ("batch_size", "crop", "crop_mode", "weight_decay", "seed", "max_steps", "train_split", "val_split",
-            "val_shards", "init_from", "loss_direction", "workers", "amp", "channels_last", "device", "threads",
-            "log_every", "val_every", "ckpt_every", "sync_report", "quiet")
+            "val_shards", "init_from", "loss_direction", "max_label_epe", "min_fidelity_db", "uncertainty_weight",
+            "workers", "amp", "channels_last", "device", "threads", "log_every", "val_every", "ckpt_every",
+            "sync_report", "quiet")
     kw = {k: o[k] for k in same}
     if o["val_fraction"] is not None:
         kw["val_fraction"] = o["val_fraction"]
@@ -95,6 +96,15 @@ def config_from_options(o: dict) -> TrainConfig:
               help="Start from this checkpoint's weights.")
 @click.option("--loss-direction", type=click.Choice(LOSS_DIRECTIONS), default=D["loss_direction"], show_default=True,
               help="fwd: against flow first->last (paper); min: the smaller loss of both directions.")
+@click.option("--max-label-epe", type=float, default=D["max_label_epe"],
+              help="Leave out of training the samples whose estimated label EPE (meta label_epe_est, px) is larger; "
+                   "samples without the estimate are kept, validation is not filtered (docs/quality.md).")
+@click.option("--min-fidelity-db", type=float, default=D["min_fidelity_db"],
+              help="Leave out of training the Monkaa samples whose estimated blur PSNR (meta fidelity_db_est, dB) is "
+                   "smaller; samples without the estimate are kept.")
+@click.option("--uncertainty-weight", type=float, default=D["uncertainty_weight"],
+              help="Weight each label pixel in the loss by 1 / (1 + u / THIS), u its stored uncertainty in px "
+                   "(0 where none is stored) [off].")
 @click.option("--width", type=float, default=M["width"], show_default=True, help="Channel width multiplier.")
 @click.option("--no-stn", is_flag=True, default=not M["stn"], help="Ablation: decoders without spatial transformers.")
 @click.option("--no-refine", is_flag=True, default=not M["refine"], help="Ablation: decoders without refining blocks.")
@@ -149,8 +159,9 @@ def train(**o) -> None:
 @click.option("--amp", type=click.Choice(AMP_MODES), default="none", show_default=True)
 @click.option("--workers", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, help="torch CPU threads.")
+@click.option("--per-sample", is_flag=True, help="Also each sample's EPE, by key (JSON: \"samples\").")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (epe_min, epe_fwd, epe_bwd, per_source, ...).")
-def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers, threads, as_json) -> None:
+def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers, threads, per_sample, as_json) -> None:
     """EPE of a B2F-net checkpoint on shards: min of both directions and each direction,
     overall and per source, with the zero-flow baseline."""
     import json
@@ -162,7 +173,7 @@ def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers,
     if threads:
         torch.set_num_threads(threads)
     res = evaluate_checkpoint(ckpt, shards, split=split, crop=crop, batch_size=batch_size, limit=limit,
-                              device=device, amp=amp, workers=workers, progress=not as_json)
+                              device=device, amp=amp, workers=workers, progress=not as_json, per_sample=per_sample)
     if as_json:
         click.echo(json.dumps(res, sort_keys=True))
         return
@@ -180,8 +191,11 @@ def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers,
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--amp", type=click.Choice(AMP_MODES), default="none", show_default=True)
 @click.option("--max-mag", type=float, help="Flow magnitude of full colour saturation in the PNG (default: per image).")
+@click.option("--label", "labels", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Ground-truth flow (.flo, first -> last) of each image, one --label per image in their order: "
+                   "also <name>-vs-label.png (blur | label | prediction | error) and the EPE.")
 @click.option("--threads", type=int, help="torch CPU threads.")
-def predict(images, ckpt, out, device, amp, max_mag, threads) -> None:
+def predict(images, ckpt, out, device, amp, max_mag, labels, threads) -> None:
     """Flow from single blurred images (any size): a .flo and a colour PNG per image."""
     import torch
 
@@ -189,7 +203,8 @@ def predict(images, ckpt, out, device, amp, max_mag, threads) -> None:
 
     if threads:
         torch.set_num_threads(threads)
-    recs = predict_files(list(images), ckpt, out, device=device, amp=amp, max_mag=max_mag)
+    recs = predict_files(list(images), ckpt, out, device=device, amp=amp, max_mag=max_mag, labels=list(labels))
     for r in recs:
         click.echo(f"{r['image']} -> {r['flo']}, {r['png']} ({r['size'][0]}x{r['size'][1]}, "
-                   f"mean |flow| {r['mean_mag']:.2f} px, max {r['max_mag']:.2f} px)")
+                   f"mean |flow| {r['mean_mag']:.2f} px, max {r['max_mag']:.2f} px)"
+                   + (f"; EPE {r['epe']:.3f} px against the label: {r['compare']}" if "compare" in r else ""))

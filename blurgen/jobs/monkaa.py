@@ -16,8 +16,8 @@ raises InputError naming the file when the pair is made.
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, fields
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,103 +26,29 @@ import numpy as np
 from blurgen.errors import ConfigError, InputError, SkipSample
 from blurgen.io.frames import common_size, read_image
 from blurgen.io.pfm import read_pfm_flow
-from blurgen.jobs._params import config_from_params
 from blurgen.jobs.base import PlannedJob, Task
+from blurgen.jobs.monkaa_config import (  # noqa: F401 - the settings functions prepare_job looks up here
+    FLAG_KEYS,
+    MOTIONS,
+    RECIPE_SECTION,
+    MonkaaConfig,
+    default_recipe,
+    params_from,
+    recipe_section,
+)
+from blurgen.quality import calibration as calib
+from blurgen.quality import fidelity
 from blurgen.shards.schema import Sample
 from blurgen.sources import monkaa as src
 from blurgen.synth.blur import synthesize_blur, to_uint8
-from blurgen.synth.interpolate import (INTERPOLATORS, FlowGuidedInterpolator, LinearInterpolator,
-                                       SuperSloMoInterpolator, frame_count, max_displacement)
+from blurgen.synth.interpolate import (
+    FlowGuidedInterpolator,
+    LinearInterpolator,
+    SuperSloMoInterpolator,
+    frame_count,
+    max_displacement,
+)
 from blurgen.synth.scene import accelerations
-
-MOTIONS = ("quadratic", "linear")
-
-
-@dataclass(frozen=True)
-class MonkaaConfig:
-    """Settings of a synth-monkaa run (the job's ``params``; JSON).
-
-    interpolator: ``flow-guided`` | ``superslomo`` | ``linear``; method: the flow-guided
-    construction (``splat`` | ``slomo``); motion: ``quadratic`` bends the flow-guided
-    paths through the positions at t - 1 and t + 2 given by into_past of t and
-    into_future of t + 1 (straight where those files are absent), ``linear`` keeps them
-    straight; slomo_ckpt: Super-SloMo checkpoint
-    file (needed for ``superslomo``); trust_checkpoint: unpickle it in full. camera:
-    ``left`` | ``right`` | ``both``; render_pass: ``clean`` | ``final``. max_s: pairs with
-    larger ``s`` (pixels) are skipped; min_n: fewest interpolated frames. n_train, n_test,
-    split_seed: the split (:func:`blurgen.sources.monkaa.split_pairs`). store_ends: also
-    store the sharp end frames. device: for Super-SloMo (``cpu``, ``cuda``; None = GPU when
-    present). slomo_batch: times per Super-SloMo pass (None = as memory allows).
-
-    A setting the interpolator does not use is recorded as None (trust_checkpoint: False):
-    method and motion outside flow-guided (motion also with method ``slomo``), the
-    Super-SloMo settings and device outside superslomo. (``blurgen synth-monkaa`` refuses
-    such flags; this keeps manifests of older versions rebuildable.)
-    """
-
-    interpolator: str = "flow-guided"
-    method: str | None = "splat"
-    motion: str | None = "quadratic"
-    slomo_ckpt: str | None = None
-    trust_checkpoint: bool = False
-    camera: str = "left"
-    render_pass: str = "clean"
-    max_s: float = 100.0
-    min_n: int = 5
-    n_train: int = src.PAPER_TRAIN
-    n_test: int = src.PAPER_TEST
-    split_seed: int = 0
-    store_ends: bool = False
-    device: str | None = None
-    slomo_batch: int | None = None
-
-    def __post_init__(self):
-        if self.interpolator not in INTERPOLATORS:
-            raise ConfigError(f"unknown interpolator {self.interpolator!r}; choose one of {', '.join(INTERPOLATORS)}")
-        self._drop_unused()
-        if self.interpolator == "flow-guided" and self.method not in FlowGuidedInterpolator.METHODS:
-            raise ConfigError(f"unknown flow-guided method {self.method!r}; "
-                              f"choose one of {', '.join(FlowGuidedInterpolator.METHODS)}")
-        if self.motion is not None and self.motion not in MOTIONS:
-            raise ConfigError(f"unknown --motion {self.motion!r}; choose one of {', '.join(MOTIONS)}")
-        src.cameras_for(self.camera)
-        if self.render_pass not in src.PASSES:
-            raise ConfigError(f"--pass must be clean or final, got {self.render_pass!r}")
-        if not (isinstance(self.max_s, (int, float)) and math.isfinite(self.max_s) and self.max_s > 0):
-            raise ConfigError(f"--max-s must be a positive number of pixels, got {self.max_s!r}")
-        if int(self.min_n) < 0:
-            raise ConfigError(f"--min-n must be >= 0, got {self.min_n}")
-        if self.interpolator == "superslomo" and not self.slomo_ckpt:
-            raise ConfigError("--interpolator superslomo needs --slomo-ckpt FILE (the public Super-SloMo "
-                              "checkpoint; see docs/monkaa.md), or use --interpolator flow-guided (no weights)")
-        if self.slomo_batch is not None and int(self.slomo_batch) < 1:
-            raise ConfigError(f"slomo_batch must be >= 1, got {self.slomo_batch}")
-
-    def _drop_unused(self) -> None:
-        unused: dict[str, Any] = {}
-        if self.interpolator != "flow-guided":
-            unused.update(method=None, motion=None)
-        elif self.method == "slomo":
-            unused.update(motion=None)
-        else:  # flow-guided splat: None means the defaults
-            unused.update(method=self.method or "splat", motion=self.motion or "quadratic")
-        if self.interpolator != "superslomo":
-            unused.update(slomo_ckpt=None, trust_checkpoint=False, device=None, slomo_batch=None)
-        for k, v in unused.items():
-            object.__setattr__(self, k, v)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "MonkaaConfig":
-
-        return config_from_params(cls, params, "synth-monkaa")
-
-    def to_params(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def label(self) -> str:
-        """The interpolator as recorded in each sample's meta."""
-        return f"flow-guided/{self.method}" if self.interpolator == "flow-guided" else self.interpolator
 
 
 class MonkaaJob(PlannedJob):
@@ -131,6 +57,8 @@ class MonkaaJob(PlannedJob):
     kind = "synth-monkaa"
 
     def __init__(self, config: MonkaaConfig, root: Path):
+        if config.quality and config.calibration is None:
+            config = replace(config, calibration=calib.find("fidelity", config.quality_key))
         self.config = config
         self.root = Path(root)
         self.params = config.to_params()
@@ -250,10 +178,16 @@ class MonkaaJob(PlannedJob):
 
     def make(self, task: Task, rng: np.random.Generator | None = None) -> Sample:
         """Make one sample (``rng`` is unused: nothing is drawn at random)."""
+        return self.make_timed(task)[0]
 
+    def make_timed(self, task: Task) -> tuple[Sample, dict[str, float]]:
+        """:meth:`make`, also returning seconds spent per stage: read (frames and flows),
+        synth (interpolation and averaging), quality (the fidelity estimate)."""
         c = self.config
         p = task.payload
         size = tuple(task.size)
+        times = {"read": 0.0, "synth": 0.0, "quality": 0.0}
+        t0 = time.perf_counter()
         flow01 = self._read_flow(p["flow01"], size)
         s = max_displacement(flow01)
         if s > c.max_s:
@@ -263,7 +197,9 @@ class MonkaaJob(PlannedJob):
         img0 = self._read_frame(p["frame0"], size)
         img1 = self._read_frame(p["frame1"], size)
         extra, motion = self._accelerations(p, size, flow01, flow10)
+        t1 = time.perf_counter()
         blur = to_uint8(synthesize_blur(self.interpolator(), img0, img1, flow01, flow10, n, **extra))
+        times["read"], times["synth"] = t1 - t0, time.perf_counter() - t1
         arrays = {"blur": blur, "flow": flow01, "flow_bwd": flow10}
         if c.store_ends:
             arrays.update(first=img0, last=img1)
@@ -281,7 +217,11 @@ class MonkaaJob(PlannedJob):
         }
         if motion is not None:
             meta["motion"] = motion
-        return Sample(task.key, arrays, meta)
+        if c.quality:
+            t0 = time.perf_counter()
+            meta.update(fidelity.fidelity_meta(fidelity.signals(img0, img1, flow01, flow10), meta["s"], c.calibration))
+            times["quality"] = time.perf_counter() - t0
+        return Sample(task.key, arrays, meta), times
 
     def __getstate__(self):
         # Workers get the job once per call: leave the plan and any loaded network behind.
@@ -295,74 +235,3 @@ def build(params: dict[str, Any], root: Path | None) -> MonkaaJob:
     if root is None:
         raise ConfigError("the synth-monkaa job needs an input root (--root)")
     return MonkaaJob(MonkaaConfig.from_params(params), Path(root))
-
-
-# -- settings from a recipe and the command-line flags (blurgen.jobs.prepare_job) -------------
-RECIPE_SECTION = "monkaa"
-# recipe [monkaa] keys that flags override
-FLAG_KEYS = ("interpolator", "method", "motion", "slomo_ckpt", "trust_checkpoint", "camera", "render_pass", "max_s",
-             "min_n", "n_train", "n_test", "split_seed", "store_ends", "device", "slomo_batch")
-# Settings one interpolator uses and the others do not: key -> (its flag, the settings that
-# decide whether it is used). See _unused_because.
-DEPENDENT = {
-    "method": ("--method", ("interpolator",)),
-    "motion": ("--motion", ("interpolator", "method")),
-    "slomo_ckpt": ("--slomo-ckpt", ("interpolator",)),
-    "trust_checkpoint": ("--trust-checkpoint", ("interpolator",)),
-    "slomo_batch": ("--slomo-batch", ("interpolator",)),
-    "device": ("--device", ("interpolator",)),
-}
-
-
-def default_recipe(flags: dict[str, Any]) -> str:
-    """The recipe name when none is given (the paper's Monkaa settings)."""
-    return "monkaa"
-
-
-def params_from(recipe: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
-    """The job params from the recipe's ``[monkaa]`` section and the flags (None = not given).
-
-    A setting the chosen interpolator does not use is refused with one line when a flag
-    gives it, and when the recipe gives a non-default value for it while the flags left
-    the deciding setting (``--interpolator``, ``--method``) to the recipe too; otherwise
-    (a default, or the recipe's choice overridden by a flag) it is left out, so the
-    manifest records only what the run used.
-    """
-    section = dict(recipe.get(RECIPE_SECTION, {}))
-    unknown = sorted(set(section) - set(FLAG_KEYS))
-    if unknown:
-        raise ConfigError(f"recipe [monkaa] has unknown key(s): {', '.join(unknown)} (known: {', '.join(FLAG_KEYS)})")
-    given = {k: v for k, v in flags.items() if k in FLAG_KEYS and v is not None}
-    params = {k: v for k, v in {**section, **given}.items() if v is not None}
-    defaults = {f.name: f.default for f in fields(MonkaaConfig)}
-    for key, (flag, deciders) in DEPENDENT.items():  # method before motion: motion depends on it
-        why = _unused_because(key, params) if key in params else None
-        if why is None:
-            continue
-        if key in given:
-            raise ConfigError(f"{flag} has no effect here: {why}")
-        if params[key] != defaults[key] and not any(d in given for d in deciders):
-            raise ConfigError(f"recipe [monkaa] {key} = {params[key]!r} has no effect: {why}; "
-                              "remove it from the recipe")
-        del params[key]
-    return {k: params[k] for k in FLAG_KEYS if k in params}
-
-
-def recipe_section(params: dict[str, Any]) -> dict[str, Any]:
-    """The ``[monkaa]`` section as the job runs it, recorded in the manifest's recipe."""
-    return dict(params)
-
-
-def _unused_because(key: str, p: dict[str, Any]) -> str | None:
-    """Why setting ``key`` does nothing under the settings ``p`` (None: it is used)."""
-    interp = p.get("interpolator", "flow-guided")
-    if key == "method" and interp != "flow-guided":
-        return f"only the flow-guided interpolator has methods (this run interpolates with {interp})"
-    if key == "motion" and (interp != "flow-guided" or p.get("method", "splat") != "splat"):
-        how = f"--method {p.get('method')}" if interp == "flow-guided" else interp
-        return f"only flow-guided splatting bends its paths (this run interpolates with {how})"
-    if key in ("slomo_ckpt", "trust_checkpoint", "slomo_batch") and interp != "superslomo":
-        return f"it belongs to --interpolator superslomo (this run interpolates with {interp})"
-    if key == "device" and interp != "superslomo":
-        return f"only --interpolator superslomo runs a network ({interp} runs on the CPU)"
-    return None

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,11 @@ from blurgen.io.frames import common_size, read_image
 from blurgen.io.video import probe_video
 from blurgen.jobs.base import PlannedJob, Task
 from blurgen.jobs.real_config import (  # noqa: F401 - the settings functions prepare_job looks up here
-    FLAG_KEYS, NO_FLOW, RECIPE_SECTION, SOURCES, VIDEO_DIGITS, RealConfig, default_recipe, params_from, recipe_section,
+    FLAG_KEYS, NO_FLOW, RECIPE_SECTION, SOURCES, VIDEO_DIGITS, RealConfig, default_recipe, label_calibration, params_from,
+    recipe_section,
 )
+from blurgen.jobs.real_stream import GROUP_MAX, GROUP_MIN, stream_groups  # noqa: F401 - GROUP_*: the group sizes
+from blurgen.quality.label import label_quality
 from blurgen.shards.schema import Sample
 from blurgen.sources import gopro, nfs
 from blurgen.sources.frames import FrameSequence, find_frame_sequences
@@ -53,10 +57,10 @@ from blurgen.sources.video import (
 from blurgen.sources.windows import plan_stream_windows, plan_windows
 from blurgen.synth.average import Accumulator, Averaging, check_crf
 
-# Windows per stream group: at least GROUP_MIN before a group may end (where a keyframe
-# lets the next group's seek start close to its first frame), at most GROUP_MAX (the
-# samples of a group come back together).
-GROUP_MIN, GROUP_MAX = 16, 48
+# Published datasets of frame folders: source name -> its module, with ``find_sequences(root,
+# splits) -> list[FrameSequence]``, ``DEFAULT_SPLIT_FILE`` and ``FPS`` (docs/internals.md:
+# adding a source). ``frames`` (any folder of numbered frames) and ``video`` are built in.
+DATASETS = {"gopro": gopro, "nfs": nfs}
 
 
 def _key_index(i: int, digits: int) -> str:
@@ -69,59 +73,60 @@ class RealJob(PlannedJob):
     kind = "real"
 
     def __init__(self, config: RealConfig, root: Path):
-        self.config = config
         self.root = Path(root)
-        self.params = config.to_params()
         crf = None if config.crf is None else check_crf(np.asarray(config.crf, dtype=np.float64),
                                                        config.crf_name or "crf table")
         self.averaging = Averaging(config.averaging, crf)
-        self._estimator = None
+        self._estimators = []
         self._stream: WindowStream | None = None
         if config.flow_model != NO_FLOW:
-            self._estimator = self._build_estimator()
+            self._estimators = [self._build_estimator(config, m) for m in config.models]
+        self._estimator = self._estimators[0] if self._estimators else None
+        if config.quality:
+            config = replace(config, calibration=label_calibration(config, [e.label for e in self._estimators]))
+        self.config = config
+        self.params = config.to_params()
 
     # -- flow -------------------------------------------------------------------------
-    def _build_estimator(self):
+    @staticmethod
+    def _build_estimator(c: RealConfig, model: str):
 
-        c = self.config
-        if flow.is_classical(c.flow_model):
-            return flow.get_estimator(c.flow_model, ckpt=c.flow_ckpt)
-        return flow.get_estimator(c.flow_model, ckpt=c.flow_ckpt, device=c.device)
+        if flow.is_classical(model):
+            return flow.get_estimator(model, ckpt=None if len(c.models) > 1 else c.flow_ckpt)
+        return flow.get_estimator(model, ckpt=c.flow_ckpt, device=c.device)
 
     @property
     def estimator(self):
-        """The flow estimator (None for ``flow_model = "none"``)."""
+        """The flow estimator of the label (None for ``flow_model = "none"``)."""
         return self._estimator
 
+    @property
+    def estimators(self) -> list:
+        """Every flow estimator of the run, the label's first ([] for ``flow_model = "none"``)."""
+        return list(self._estimators)
+
     def checkpoints(self) -> list[str]:
-        est = self._estimator
-        path = getattr(est, "checkpoint_path", None) if est is not None else None
-        return [str(path)] if path is not None else []
+        paths = [getattr(e, "checkpoint_path", None) for e in self._estimators]
+        return [str(p) for p in paths if p is not None]
 
     # -- planning ---------------------------------------------------------------------
     def _sequences(self) -> list[FrameSequence]:
         c = self.config
-        if c.source == "gopro":
-
-            splits = c.splits if c.splits is not None else read_split_file(gopro.DEFAULT_SPLIT_FILE)
-            return gopro.find_sequences(self.root, splits)
-        if c.source == "nfs":
-
-            splits = c.splits if c.splits is not None else read_split_file(nfs.DEFAULT_SPLIT_FILE)
-            return nfs.find_sequences(self.root, splits)
-
+        if c.source in DATASETS:
+            source = DATASETS[c.source]
+            splits = c.splits if c.splits is not None else read_split_file(source.DEFAULT_SPLIT_FILE)
+            return source.find_sequences(self.root, splits)
         splits = c.splits or {}
         return find_frame_sequences(self.root, lambda name: splits.get(name, splits.get(Path(name).name, "train")))
 
     def _source_fps(self) -> float | None:
         if self.config.fps is not None:
             return float(self.config.fps)
-        if self.config.source in ("gopro", "nfs"):
-            return 240.0
+        if self.config.source in DATASETS:
+            return DATASETS[self.config.source].FPS
         return None
 
     def _plan_frames(self) -> tuple[list[Task], list[dict]]:
-
         c = self.config
         tasks: list[Task] = []
         skips: list[dict] = []
@@ -212,40 +217,13 @@ class RealJob(PlannedJob):
 
     # -- stream groups (videos) ---------------------------------------------------------
     def groups(self, tasks: list[Task]) -> list[list[int]] | None:
-        """Indices into ``tasks`` (in planned order) grouped to be made together: runs of at
-        least GROUP_MIN consecutive windows of one video (the default stride), cut into
-        groups of GROUP_MIN..GROUP_MAX windows, each (after a run's first) starting just
-        after a keyframe when one allows; the windows of shorter runs are groups of one (a
-        seek each). Making order: the group holding the earliest planned task first, so
-        shards complete as the run goes. None for frame sources and other strides."""
+        """Indices into ``tasks`` grouped to be made together, each group's frames decoded
+        as one stream (``jobs.real_stream.stream_groups``: runs of at least GROUP_MIN
+        consecutive windows of a video); None for frame sources and other strides."""
         c = self.config
         if c.source != "video" or c.stride != c.window:
             return None
-        order = sorted(range(len(tasks)), key=lambda i: (tasks[i].payload["video"], tasks[i].payload["frames"][0]))
-        runs: list[list[int]] = []
-        for i in order:
-            p = tasks[i].payload
-            last = tasks[runs[-1][-1]].payload if runs else None
-            if last is not None and last["video"] == p["video"] and last["frames"][1] + 1 == p["frames"][0]:
-                runs[-1].append(i)
-            else:
-                runs.append([i])
-        groups = [g for run in runs for g in self._cut(run, tasks)]
-        return sorted(groups, key=min)
-
-    @staticmethod
-    def _cut(run: list[int], tasks: list[Task]) -> list[list[int]]:
-        """A run of consecutive windows cut into stream groups (see :meth:`groups`)."""
-        if len(run) < GROUP_MIN:
-            return [[i] for i in run]
-        groups = [[run[0]]]
-        for i in run[1:]:
-            n = len(groups[-1])
-            if n >= GROUP_MAX or (n >= GROUP_MIN and tasks[i].payload["after_key"]):
-                groups.append([i])
-            else:
-                groups[-1].append(i)
-        return groups
+        return stream_groups(tasks)
 
     @contextlib.contextmanager
     def group(self, tasks: list[Task]):
@@ -286,10 +264,11 @@ class RealJob(PlannedJob):
         return self.make_timed(task)[0]
 
     def make_timed(self, task: Task) -> tuple[Sample, dict[str, float]]:
-        """:meth:`make`, also returning seconds spent per stage: decode, average, flow."""
+        """:meth:`make`, also returning seconds spent per stage: decode, average, flow (every
+        estimator and the masks), quality (the uncertainty maps and estimates)."""
         c = self.config
         p = task.payload
-        times = {"decode": 0.0, "average": 0.0, "flow": 0.0}
+        times = {"decode": 0.0, "average": 0.0, "flow": 0.0, "quality": 0.0}
         acc = Accumulator(self.averaging)
         keep_all = c.flow_mode != "direct" and c.flow_model != NO_FLOW
         kept: list[np.ndarray] = []
@@ -331,10 +310,23 @@ class RealJob(PlannedJob):
                           valid=flow.fb_consistency(fwd, bwd))  # first frame's grid
             if c.valid_bwd:
                 arrays["valid_bwd"] = flow.fb_consistency(bwd, fwd)  # last frame's grid
+            others = [flow.estimate_window(e, kept, c.flow_mode, names) for e in self._estimators[1:]]
             times["flow"] += time.perf_counter() - t0
+        meta = self._meta(task, how)
+        if c.quality:
+            self._add_quality(kept, fwd, bwd, others, arrays, meta, times)
         if c.store_ends:
             arrays.update(first=kept[0], last=kept[-1])
-        return Sample(task.key, arrays, self._meta(task, how)), times
+        return Sample(task.key, arrays, meta), times
+
+    def _add_quality(self, kept, fwd, bwd, others, arrays: dict, meta: dict, times: dict) -> None:
+        """The label's uncertainty maps into ``arrays``, its estimates into ``meta``
+        (``blurgen.quality.label``), their seconds into ``times["quality"]``."""
+        t0 = time.perf_counter()
+        q_arrays, q_meta = label_quality(kept[0], kept[-1], fwd, bwd, self.config.calibration, others)
+        arrays.update(q_arrays)
+        meta.update(q_meta)
+        times["quality"] += time.perf_counter() - t0
 
     def _read_frame(self, rel: str, size: tuple[int, int]) -> np.ndarray:
 
@@ -365,6 +357,8 @@ class RealJob(PlannedJob):
             "flow_ckpt": None if self._estimator is None else self._estimator.checkpoint,
             "flow_mode": None if self._estimator is None else c.flow_mode,
         }
+        if len(self._estimators) > 1:
+            meta["estimators"] = [e.label for e in self._estimators]
         if c.averaging == "crf":
             meta["crf"] = c.crf_name or "default-srgb"
         if "video" in p:

@@ -12,6 +12,7 @@ from typing import Any
 from blurgen import flow
 from blurgen.errors import ConfigError
 from blurgen.jobs._params import config_from_params
+from blurgen.quality import calibration as calib
 from blurgen.sources.splits import find_split_file, read_split_file
 from blurgen.sources.windows import check_window
 from blurgen.synth.average import MODES as AVERAGING_MODES
@@ -43,6 +44,15 @@ class RealConfig:
     store the backward flow's own consistency mask. Params without it (a manifest written
     before blurgen stored the mask) read as False, so ``rerun`` of such a manifest makes
     the same samples; every run records it.
+
+    flow_model may name several estimators, comma-separated (``dis,farneback``): the label
+    is the first one's, the others only add their disagreement to the quality signals;
+    flow_ckpt and device apply to each learned model of the list. quality: store the
+    label's ``uncertainty`` / ``uncertainty_bwd`` maps and ``label_epe_est`` (docs/quality.md);
+    calibration: the label calibration it applies (a dict, ``blurgen.quality.calibration``;
+    None = the shipped one for the estimators and flow_mode, resolved when the job is
+    built and then recorded). Params without ``quality`` (manifests from before it, and
+    runs with ``--no-quality``, which leave both keys out) read as False.
     """
 
     source: str
@@ -61,6 +71,8 @@ class RealConfig:
     device: str | None = None
     file: str | None = None
     valid_bwd: bool = True
+    quality: bool = True
+    calibration: dict | None = None
 
     def __post_init__(self):
         if self.source not in SOURCES:
@@ -80,6 +92,22 @@ class RealConfig:
             raise ConfigError(f"'file' names one video in the root folder (video source only), got {self.file!r}")
         if self.fps is not None and not (float(self.fps) > 0):
             raise ConfigError(f"--fps must be positive, got {self.fps}")
+        models = flow_models(self.flow_model)
+        if NO_FLOW in models and len(models) > 1:
+            raise ConfigError(f"--flow-model {self.flow_model}: 'none' cannot be combined with estimators")
+        if NO_FLOW in models:
+            object.__setattr__(self, "quality", False)
+        if len(models) > 1 and self.flow_ckpt is not None and all(flow.is_classical(m) for m in models):
+            raise ConfigError(f"--flow-ckpt has no effect here: {self.flow_model} need no checkpoint")
+        if not self.quality:
+            object.__setattr__(self, "calibration", None)
+        elif self.calibration is not None:
+            calib.check(self.calibration, "the real job's calibration", "label")
+
+    @property
+    def models(self) -> list[str]:
+        """The flow estimators' names, the label's first."""
+        return flow_models(self.flow_model)
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "RealConfig":
@@ -88,10 +116,46 @@ class RealConfig:
             raise ConfigError("the real job needs a source (--source gopro|nfs|video|frames)")
         if "valid_bwd" not in params:  # a manifest from before the backward mask existed
             params = {**params, "valid_bwd": False}
+        if "quality" not in params:  # before the quality estimates existed, or --no-quality
+            params = {**params, "quality": False}
         return config_from_params(cls, params, "real-job")
 
     def to_params(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON params; without ``quality`` and ``calibration`` when quality is off (so
+        such a run records what blurgen recorded before the estimates existed)."""
+        params = asdict(self)
+        if not self.quality:
+            del params["quality"], params["calibration"]
+        return params
+
+
+def label_calibration(config: RealConfig, labels: list[str]) -> dict[str, Any]:
+    """The label calibration a run with quality on applies: ``config.calibration`` when it
+    was fitted for these estimators and window mode (``labels``: the estimators' labels,
+    the label's first) or is the generic one; else the shipped one for them, or the
+    generic one when none ships for them (docs/quality.md). A calibration fitted for other
+    estimators -> ``ConfigError``."""
+    key = calib.label_key(config.flow_mode, labels)
+    cal = config.calibration
+    if cal is not None:
+        if cal["key"] not in (key, calib.GENERIC_LABEL):
+            raise ConfigError(f"--calibration: fitted for {cal['key']!r}, but this run labels with {key!r}; "
+                              f"fit one with `blurgen calibrate SAMPLE --flow-model {','.join(config.models)} "
+                              f"--flow-mode {config.flow_mode}`")
+        return cal
+    found = calib.find("label", key, calib.GENERIC_LABEL)
+    if found is None:  # only when the package's calibration files are missing
+        raise ConfigError("no shipped label calibration found (blurgen/resources/calibration/label); "
+                          "reinstall blurgen, pass --calibration FILE, or --no-quality")
+    return found
+
+
+def flow_models(flow_model: str) -> list[str]:
+    """``"dis, farneback"`` -> ``["dis", "farneback"]``; an empty name -> ``ConfigError``."""
+    names = [m.strip() for m in str(flow_model).split(",")]
+    if not all(names):
+        raise ConfigError(f"--flow-model {flow_model!r}: give estimator names separated by commas, e.g. dis,farneback")
+    return names
 
 
 
@@ -101,7 +165,8 @@ class RealConfig:
 DEFAULT_RECIPES = {"gopro": "gopro", "nfs": "nfs", "video": "video", "frames": "video"}
 RECIPE_SECTION = "real"
 # recipe [real] keys the flags override
-FLAG_KEYS = ("window", "stride", "averaging", "flow_model", "flow_ckpt", "flow_mode", "fps", "store_ends", "device")
+FLAG_KEYS = ("window", "stride", "averaging", "flow_model", "flow_ckpt", "flow_mode", "fps", "store_ends", "device",
+             "quality")
 
 
 def default_recipe(flags: dict[str, Any]) -> str:
@@ -115,7 +180,8 @@ def default_recipe(flags: dict[str, Any]) -> str:
 def params_from(recipe: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
     """The job params from the recipe's ``[real]`` section and the command-line flags.
 
-    ``flags`` holds the options as given (None = not given), with ``source`` required.
+    ``flags`` holds the options as given (None = not given), with ``source`` required;
+    ``calibration_file`` (``--calibration``) is read into the params.
     Giving ``--flow-model`` without ``--flow-ckpt`` drops the recipe's checkpoint (it
     belongs to the recipe's model); ``--window`` without ``--stride`` likewise drops the
     recipe's stride. Reads ``--split-file`` and ``--crf-file`` (their contents go into the
@@ -133,6 +199,7 @@ def params_from(recipe: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]
     params = {k: section[k] for k in FLAG_KEYS if section.get(k) is not None}
     params["source"] = flags.get("source")
     params["valid_bwd"] = True  # absent only in manifests from before the backward mask
+    _quality(params, flags)
     split_file = flags.get("split_file") or section.get("split_file")
     if split_file:
         params["splits"] = read_split_file(split_file)
@@ -154,8 +221,24 @@ def params_from(recipe: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]
 
 def recipe_section(params: dict[str, Any]) -> dict[str, Any]:
     """The ``[real]`` section as the job runs it, recorded in the manifest's recipe (the
-    split list and the CRF table are in the params; their file names are recorded)."""
-    return {k: v for k, v in params.items() if k not in ("splits", "crf")}
+    split list, the CRF table and the calibration are in the params; the file names of the
+    first two are recorded)."""
+    return {k: v for k, v in params.items() if k not in ("splits", "crf", "calibration")}
+
+
+def _quality(params: dict[str, Any], flags: dict[str, Any]) -> None:
+    """Quality estimates are on unless ``--no-quality`` (or the recipe's ``quality =
+    false``): then ``quality`` is left out of the params, as in manifests from before it.
+    ``--calibration FILE`` is read into the params."""
+    on = params.pop("quality", True)
+    cal_file = flags.get("calibration_file")
+    if not on:
+        if cal_file:
+            raise ConfigError("--calibration has no effect here: --no-quality stores no quality estimates")
+        return
+    params["quality"] = True
+    if cal_file:
+        params["calibration"] = calib.load(cal_file, "label")
 
 
 def _recipe_section(recipe: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +258,7 @@ def _check_device(params: dict[str, Any], flags: dict[str, Any]) -> None:
     estimator (by the flag, or by a recipe naming that estimator itself); drop the recipe's
     device when ``--flow-model`` replaced the recipe's model."""
     model = params.get("flow_model", "pwcnet")
-    if params.get("device") is None or not (model == NO_FLOW or flow.is_classical(model)):
+    if params.get("device") is None or not all(m == NO_FLOW or flow.is_classical(m) for m in flow_models(model)):
         return
     if flags.get("device") is not None:
         raise ConfigError(f"--device has no effect here: it applies to learned flow models; {model} runs on the CPU")

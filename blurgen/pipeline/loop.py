@@ -168,12 +168,16 @@ def _make_shards(job: Job, book: RunBook, settings: Settings, seed: int, on_erro
         # one ordered stream over every remaining task: workers go on making the next
         # shard's samples while this process writes the previous shard, and each sample
         # is compressed in the background while the next ones are made
+        # loky's processes are the run's own: Ctrl-C (sent to the whole process group) is for
+        # this process to handle, not theirs (a cluster's workers are left as they are)
+        backend = check_backend(*where)
+        own = backend == "loky"
         groups = _groups(job, tasks, packer)
-        pack = packer.worker_packing(check_backend(*where))
+        pack = packer.worker_packing(backend)
         if groups is None:
-            results = iter(par(delayed(make_one)(job, t, seed, pack) for t in tasks))
+            results = iter(par(delayed(make_one)(job, t, seed, pack, own) for t in tasks))
         else:
-            per_group = par(delayed(make_group)(job, [tasks[i] for i in g], seed, pack) for g in groups)
+            per_group = par(delayed(make_group)(job, [tasks[i] for i in g], seed, pack, own) for g in groups)
             results = _in_planned_order(groups, per_group, packer, room)
         for plan in todo:
             made, skipped = _collect(plan, results, on_error, weights, book, stop, bar, packer)

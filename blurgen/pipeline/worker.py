@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -48,10 +49,19 @@ class BadInput:
 Result = Union[Made, Skipped, BadInput]
 
 
-def make_one(job: Job, task: Task, seed: int, pack: tuple[str, int] | None = None) -> Result:
+def make_one(job: Job, task: Task, seed: int, pack: tuple[str, int] | None = None,
+             own_process: bool = False) -> Result:
     """Make one sample with the rng of ``(seed, task.key)``. Other exceptions than a skip or
-    bad input are bugs and propagate. ``pack``: (compression, tile) to compress the sample
-    for its shard here (``shards.packed.pack_sample``), where many workers share the work."""
+    bad input are bugs and propagate.
+
+    pack: (compression, tile) to compress the sample for its shard here
+    (``shards.packed.pack_sample``), where many workers share the work.
+    own_process: this runs in a worker process the run started (loky): it ignores Ctrl-C,
+    which the terminal sends to the whole process group; the run's main process handles it
+    and stops the workers (they would otherwise print a traceback each).
+    """
+    if own_process:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         sample = job.make(task, rng_for(seed, task.key))
     except SkipSample as e:
@@ -66,10 +76,13 @@ def make_one(job: Job, task: Task, seed: int, pack: tuple[str, int] | None = Non
     return Made(sample if pack is None else pack_sample(sample, *pack), digest)
 
 
-def make_group(job: Job, tasks: list[Task], seed: int, pack: tuple[str, int] | None = None) -> list[Result]:
+def make_group(job: Job, tasks: list[Task], seed: int, pack: tuple[str, int] | None = None,
+               own_process: bool = False) -> list[Result]:
     """:func:`make_one` for each of ``tasks`` (a group of the job's ``groups``), inside the
     job's ``group(tasks)``: the context in which the job shares work between them (a video
     decoded as one stream)."""
+    if own_process:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     with job.group(tasks):
         return [make_one(job, t, seed, pack) for t in tasks]
 

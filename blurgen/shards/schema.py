@@ -18,6 +18,8 @@ ARRAYS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
     "flow_bwd": (np.dtype(np.float32), (2,)),  # flow last -> first, when known
     "valid": (np.dtype(np.uint8), ()),        # 1 where ``flow`` is trusted (first frame's grid)
     "valid_bwd": (np.dtype(np.uint8), ()),    # 1 where ``flow_bwd`` is trusted (last frame's grid)
+    "uncertainty": (np.dtype(np.float16), ()),      # expected EPE of ``flow`` per pixel, px (first frame's grid)
+    "uncertainty_bwd": (np.dtype(np.float16), ()),  # the same for ``flow_bwd`` (last frame's grid)
     "first": (np.dtype(np.uint8), (3,)),      # sharp first frame
     "last": (np.dtype(np.uint8), (3,)),       # sharp last frame
 }
@@ -38,7 +40,7 @@ class Sample:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-OPTIONAL = ("flow_bwd", "valid", "valid_bwd", "first", "last")
+OPTIONAL = ("flow_bwd", "valid", "valid_bwd", "uncertainty", "uncertainty_bwd", "first", "last")
 STRING_DATASETS = ("key", "meta")
 
 
@@ -62,8 +64,9 @@ def validate_sample(sample: Sample, size: tuple[int, int] | None = None) -> None
     for name in REQUIRED:
         if name not in sample.arrays:
             raise ValueError(f"sample {sample.key}: missing required array {name!r}")
-    if "valid_bwd" in sample.arrays and "flow_bwd" not in sample.arrays:
-        raise ValueError(f"sample {sample.key}: 'valid_bwd' is the mask of 'flow_bwd', which the sample lacks")
+    for name, what in (("valid_bwd", "mask"), ("uncertainty_bwd", "uncertainty")):
+        if name in sample.arrays and "flow_bwd" not in sample.arrays:
+            raise ValueError(f"sample {sample.key}: {name!r} is the {what} of 'flow_bwd', which the sample lacks")
     hw = None
     for name, arr in sample.arrays.items():
         if name not in ARRAYS:

@@ -63,6 +63,12 @@ class TrainConfig:
     stops). ``ckpt_every``: also write last.pt every N steps. ``device``: "auto" (CUDA when
     available), "cpu", "cuda". ``workers``: DataLoader processes; None = 4 on CUDA, 0 on the
     CPU (a run saves the number it used).
+    Label quality (docs/quality.md): ``max_label_epe`` (px) leaves out of training the
+    samples whose ``label_epe_est`` is larger, ``min_fidelity_db`` (dB) those whose
+    ``fidelity_db_est`` is smaller (samples without the estimate are kept; validation is
+    never filtered); ``uncertainty_weight`` (px) weights each label pixel in the loss by
+    ``1 / (1 + u / uncertainty_weight)``, ``u`` its stored uncertainty (0 where none is
+    stored); None = off.
     """
 
     shards: str
@@ -87,6 +93,9 @@ class TrainConfig:
     val_batch_size: int = 4
     init_from: str | None = None
     loss_direction: str = "fwd"
+    max_label_epe: float | None = None
+    min_fidelity_db: float | None = None
+    uncertainty_weight: float | None = None
     workers: int | None = None
     amp: str = "none"
     channels_last: bool = False
@@ -128,6 +137,10 @@ class TrainConfig:
             raise ConfigError(f"--device {self.device!r}: choose auto, cpu or cuda")
         if self.model.width <= 0:
             raise ConfigError(f"--width {self.model.width}: must be positive")
+        if self.max_label_epe is not None and not self.max_label_epe > 0:
+            raise ConfigError(f"--max-label-epe {self.max_label_epe}: must be a positive number of pixels")
+        if self.uncertainty_weight is not None and not self.uncertainty_weight > 0:
+            raise ConfigError(f"--uncertainty-weight {self.uncertainty_weight}: must be a positive number of pixels")
         return self
 
     def to_dict(self) -> dict[str, Any]:

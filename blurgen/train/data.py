@@ -12,6 +12,10 @@ The rules (``build_datasets`` applies them; ``docs/training.md`` states them for
   (``holdout_keys``) and removed from training; ``none``: no validation; another split
   name: the shards of that split in ``--shards``; or ``--val-shards``, an explicit set,
   which must share no key with the training samples.
+- **Label quality** (docs/quality.md): ``--max-label-epe`` / ``--min-fidelity-db`` leave
+  samples out of training by their stored estimates (``ShardDataset.quality_selection``);
+  the validation set is chosen first, from every sample, and never filtered, so runs
+  with and without a filter select ``best.pt`` on the same samples.
 - **Crop**: ``cfg.crop`` None means 256 (the paper) where every training and validation
   frame is at least 256x256, else the largest multiple of 64 that fits every one of them
   (``resolve_crop``). An explicit crop that does not fit is an ``InputError``.
@@ -27,7 +31,8 @@ from typing import Any
 import torch
 
 from blurgen.errors import ConfigError, InputError
-from blurgen.shards.reader import SHARD_RE, ShardDataset, list_shards, shard_info
+from blurgen.shards.dataset import ShardDataset
+from blurgen.shards.reader import SHARD_RE, list_shards, shard_info
 from blurgen.train.config import DEFAULT_CROP, TrainConfig
 from blurgen.utils import key_digest
 
@@ -114,6 +119,7 @@ class TrainData:
     train_paths: list[Path]
     selection: dict[str, Any] = field(default_factory=dict)
     train_keys: list[str] = field(default_factory=list)
+    quality: dict[str, Any] = field(default_factory=dict)
 
 
 def _refuse_test(path: Path, what: str) -> None:
@@ -205,11 +211,13 @@ def build_datasets(cfg: TrainConfig) -> TrainData:
     if set(map(Path.resolve, val_paths)) & set(map(Path.resolve, train_paths)):
         raise ConfigError("the validation shards are training shards too: give --val-shards another folder")
     crop, crop_note = resolve_crop(cfg.crop, shard_sizes(train_paths + val_paths))
-    full = ShardDataset(train_paths, crop=crop, crop_mode=cfg.crop_mode, seed=cfg.seed)
+    weighted = cfg.uncertainty_weight is not None
+    full = ShardDataset(train_paths, crop=crop, crop_mode=cfg.crop_mode, seed=cfg.seed, uncertainty=weighted)
     if len(full) == 0:
         raise InputError(cfg.shards, f"no training samples (split {cfg.train_split!r})", "check --shards / --train-split")
     keys = full.keys()
     data = TrainData(full, None, "no validation", crop, crop_note, train_paths, {"on": "none"}, keys)
+    keep = _quality_filter(cfg, full, data)
     if separate:
         val = ShardDataset(val_paths, crop=crop, crop_mode="center", seed=cfg.seed)
         shared = set(val.keys()) & set(keys)
@@ -224,11 +232,9 @@ def build_datasets(cfg: TrainConfig) -> TrainData:
         held = set(holdout_keys(keys, cfg.val_fraction, cfg.val_salt))
         if not held:
             data.note = "no validation (a single training sample: nothing to hold out)"
-            return data
-        data.train = KeySubset(full, [i for i, k in enumerate(keys) if k not in held])
+            return _train_subset(data, full, keep, held)
         val_base = ShardDataset(train_paths, crop=crop, crop_mode="center", seed=cfg.seed)
         data.val = KeySubset(val_base, [i for i, k in enumerate(keys) if k in held])
-        data.train_keys = [k for k in keys if k not in held]
         data.note = (f"validation on a holdout of {len(data.val)} of the {len(keys)} training samples "
                      f"(--val-fraction {cfg.val_fraction:g} by key hash)")
         data.selection = {
@@ -237,4 +243,39 @@ def build_datasets(cfg: TrainConfig) -> TrainData:
                     "< fraction * 2**64; at least one key, never all",
             "keys": sorted(held), "keys_sha256": keys_sha256(held),
         }
+        return _train_subset(data, full, keep, held)
+    return _train_subset(data, full, keep, set())
+
+
+def _quality_filter(cfg: TrainConfig, full: ShardDataset, data: TrainData) -> list[bool] | None:
+    """The keep flag of every training sample under the quality filters (None: no filter),
+    recorded in ``data.quality``."""
+    if cfg.uncertainty_weight is not None:
+        data.quality["uncertainty_weight"] = cfg.uncertainty_weight
+    if cfg.max_label_epe is None and cfg.min_fidelity_db is None:
+        return None
+    keep, unrated = full.quality_selection(cfg.max_label_epe, cfg.min_fidelity_db)
+    data.quality.update(max_label_epe=cfg.max_label_epe, min_fidelity_db=cfg.min_fidelity_db,
+                        dropped=None, unrated=unrated,
+                        rule="a sample is left out of training when its label_epe_est > max_label_epe or its "
+                             "fidelity_db_est < min_fidelity_db; one without the estimate is kept; "
+                             "validation is not filtered")
+    return keep
+
+
+def _train_subset(data: TrainData, full: ShardDataset, keep: list[bool] | None, held: set[str]) -> TrainData:
+    """Training = every sample not held out for validation that the quality filters keep."""
+    keys = full.keys()
+    if keep is None and not held:
+        return data
+    idx = [i for i, k in enumerate(keys) if k not in held and (keep is None or keep[i])]
+    if keep is not None:
+        data.quality["dropped"] = sum(1 for i, k in enumerate(keys) if k not in held and not keep[i])
+    if not idx:
+        raise InputError(data.train_paths[0], "the quality filters leave no training sample "
+                         f"({data.quality.get('dropped', 0)} left out)", "relax --max-label-epe / --min-fidelity-db")
+    data.train = KeySubset(full, idx)
+    data.train_keys = [keys[i] for i in idx]
+    if keep is not None:
+        data.note += f"; {data.quality['dropped']} sample(s) left out of training by the quality filters"
     return data

@@ -15,6 +15,10 @@
   Summing over pixels (not averaging) keeps PWC-Net's loss scale, against which the
   paper's weight decay 4e-4 was set.
 
+Pixel weights (``weight`` / ``weight_bwd``, (B, H, W) in [0, 1], e.g. from the labels'
+uncertainty): each pixel's term is multiplied by its weight (the mask is weighted before
+resizing, so a level pixel is weighted by the mean weight of the pixels it covers).
+
 Direction: a blurred image does not tell first from last frame. ``direction="fwd"`` (the
 paper, the default) trains against flow first -> last. ``direction="min"`` takes, per
 sample, the smaller loss of the two readings: against ``flow`` or against ``flow_bwd``
@@ -87,12 +91,14 @@ def multiscale_loss(
     flows: list[torch.Tensor], flow: torch.Tensor, valid: torch.Tensor | None = None,
     flow_bwd: torch.Tensor | None = None, direction: str = "fwd",
     weights: tuple[float, ...] = LEVEL_WEIGHTS, div_flow: float = DIV_FLOW,
-    valid_bwd: torch.Tensor | None = None,
+    valid_bwd: torch.Tensor | None = None, weight: torch.Tensor | None = None,
+    weight_bwd: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The training loss: scalar (mean over the batch) and ``{name: detached scalar}``.
 
     flow / flow_bwd (B, 2, H, W) pixels (flow_bwd NaN-filled where absent); valid (B, H, W)
-    masks flow, valid_bwd (B, H, W) masks flow_bwd (None: every finite label).
+    masks flow, valid_bwd (B, H, W) masks flow_bwd (None: every finite label); weight /
+    weight_bwd (B, H, W) weight their pixels (None: 1; see the module doc).
     direction: "fwd" (paper) or "min" (see the module doc). The dict holds ``loss``,
     ``loss_l1``..``loss_l6`` (weighted level terms, batch mean) and, for "min",
     ``bwd_frac`` (fraction of samples for which the reverse reading was the smaller).
@@ -100,6 +106,8 @@ def multiscale_loss(
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     mask = label_mask(flow, valid)
+    if weight is not None:
+        mask = mask * weight.float()
     loss_f, terms = multiscale_loss_per_sample(flows, flow, mask, weights, div_flow)
     logs: dict[str, torch.Tensor] = {}
     if direction == "fwd":
@@ -109,7 +117,10 @@ def multiscale_loss(
             flow_bwd = torch.full_like(flow, float("nan"))
         has_bwd = torch.isfinite(flow_bwd).any(dim=(1, 2, 3))  # (B,)
         rev = torch.where(has_bwd[:, None, None, None], flow_bwd, -flow)
-        rmask = torch.where(has_bwd[:, None, None], label_mask(rev, valid_bwd), mask)
+        bmask = label_mask(rev, valid_bwd)
+        if weight_bwd is not None:
+            bmask = bmask * weight_bwd.float()
+        rmask = torch.where(has_bwd[:, None, None], bmask, mask)
         loss_b, terms_b = multiscale_loss_per_sample(flows, rev, rmask, weights, div_flow)
         take_b = loss_b < loss_f
         loss_s = torch.where(take_b, loss_b, loss_f)
@@ -120,3 +131,10 @@ def multiscale_loss(
     for i, t in enumerate(terms):
         logs[f"loss_l{i + 1}"] = t.mean().detach()
     return loss, logs
+
+
+def uncertainty_weight(u: torch.Tensor, scale: float) -> torch.Tensor:
+    """Pixel weight ``1 / (1 + u / scale)`` of a label with uncertainty ``u`` (px): 1 for an
+    exact label, 1/2 where ``u`` = ``scale``. Non-finite ``u`` weighs 0."""
+    w = 1.0 / (1.0 + u.float().clamp_min(0.0) / float(scale))
+    return torch.where(torch.isfinite(w), w, torch.zeros((), device=w.device))

@@ -3,7 +3,8 @@
 
 ``run.json`` (``RUN_FORMAT``): the run's config, its training shards with the count and
 sha256 of their keys, what selects ``best.pt`` (the holdout's rule, fraction, salt and
-keys), the crop, a note that the test split is never read, and at the end the summary
+keys), the quality filters and weighting with what they left out, the crop, a note
+that the test split is never read, and at the end the summary
 (NaN as null). A sync report: a rank's step, the sha256 of its parameters
 (``param_digest``) and the keys it trained on, so that DDP ranks can be compared.
 """
@@ -42,6 +43,7 @@ def run_manifest(cfg: TrainConfig, data: TrainData, crop_auto: bool) -> dict[str
         "train": {"shards": [str(p) for p in data.train_paths], "n": len(data.train_keys),
                   "keys_sha256": keys_sha256(data.train_keys)},
         "selection": data.selection,
+        "quality": data.quality or None,
         "test_split": f"never read: no '{TEST_SPLIT}' shard is opened by training; use blurgen eval",
         "crop": {"size": data.crop, "auto": crop_auto, "note": data.crop_note},
         "summary": None,

@@ -9,7 +9,8 @@
   holdout of the training samples by default; the test split is never read, see data.py);
 - ``run.json``: the run's manifest (records.py): config, training shards and the digest of
   their keys, what selects ``best.pt``, the crop, and at the end the summary;
-- ``tb/``: TensorBoard logs (train loss, per-level terms, EPE, lr; validation EPE);
+- ``tb/``: TensorBoard logs (train loss, per-level terms, EPE, lr; validation EPE and the
+  epoch it ends or stops in); ``curve.py`` draws them;
 - ``sync/rank-R.json`` with ``sync_report``: each rank's parameter hash at the end.
 
 A run is a ``TrainState`` taken through one function per phase: ``_setup`` (datasets,
@@ -62,7 +63,7 @@ from blurgen.train.checkpoint import (
 from blurgen.train.config import TrainConfig, loader_workers
 from blurgen.train.data import TEST_SPLIT, SkipSampler, TrainData, build_datasets
 from blurgen.train.evaluate import autocast, evaluate_dataset
-from blurgen.train.losses import multiscale_loss
+from blurgen.train.losses import multiscale_loss, uncertainty_weight
 from blurgen.train.metrics import EpeMeter, flow_metrics
 from blurgen.train.records import finish_run_manifest, run_manifest, write_json, write_sync_report
 
@@ -258,7 +259,8 @@ def _open_run(st: TrainState, report: _Report, crop_auto: bool, resumed: bool) -
     st.out.mkdir(parents=True, exist_ok=True)
     from torch.utils.tensorboard import SummaryWriter  # tensorboard: only where logs are written
 
-    report.writer = SummaryWriter(str(st.out / "tb"))
+    # resumed: hide what a stopped run logged after its last.pt (steps > st.step), which is done again
+    report.writer = SummaryWriter(str(st.out / "tb"), purge_step=st.step + 1 if resumed else None)
     if not resumed or not (st.out / "run.json").is_file():
         write_json(st.out / "run.json", run_manifest(st.cfg, st.data, crop_auto=crop_auto))
 
@@ -302,9 +304,13 @@ def _train_step(st: TrainState, batch: dict[str, Any], report: _Report, bar: tqd
     t = {k: batch[k].to(info.device, non_blocking=True) for k in TARGETS}
     with autocast(info.device, cfg.amp):
         pred = st.net(blur)
+    w = {}
+    if cfg.uncertainty_weight is not None:  # --uncertainty-weight: the items carry the labels' uncertainty
+        w = {k: uncertainty_weight(batch[u].to(info.device, non_blocking=True), cfg.uncertainty_weight)
+             for k, u in (("weight", "uncertainty"), ("weight_bwd", "uncertainty_bwd"))}
     loss, st.loss_logs = multiscale_loss(pred["flows"], t["flow"], t["valid"], t["flow_bwd"],
                                          direction=cfg.loss_direction, div_flow=cfg.model.div_flow,
-                                         valid_bwd=t["valid_bwd"])
+                                         valid_bwd=t["valid_bwd"], **w)
     total = ddp.all_reduce_sum(loss.detach().float(), info)
     if not torch.isfinite(total):
         raise _diverged(st, loss)
@@ -353,11 +359,13 @@ def _validate_and_save(st: TrainState, report: _Report) -> None:
         _save(st)
         return
     v = st.last_val["epe_min"]
-    report.scalars("val", {k: st.last_val[k] for k in ("epe_min", "epe_fwd", "epe_bwd", "zero_epe_min")}, st.step)
+    epoch = st.epoch if st.step_in_epoch == 0 else st.epoch + 1  # epochs done or in progress, from 1
+    report.scalars("val", {**{k: st.last_val[k] for k in ("epe_min", "epe_fwd", "epe_bwd", "zero_epe_min")},
+                           "epoch": epoch}, st.step)
     improved = not math.isnan(v) and (math.isnan(st.best) or v < st.best)
     if improved:
         st.best = v
-    report(f"epoch {st.epoch if st.step_in_epoch == 0 else st.epoch + 1}: step {st.step}, "
+    report(f"epoch {epoch}: step {st.step}, "
            f"loss {float(st.loss_logs.get('loss', float('nan'))):.4g}, val epe_min {v:.4f} "
            f"(zero flow {st.last_val['zero_epe_min']:.4f}){' *best*' if improved else ''}")
     _save(st)

@@ -179,7 +179,7 @@ def test_poisoned_shard_is_read_without_unpickling(dataset, tmp_path, reliabilit
     res, events = audited(tmp_path, "cli", "verify", str(d))
     assert res.rc == 1 and shard.name in res.out and not res.has_traceback(), str(res)
     code = (
-        "from blurgen.shards.reader import ShardReader, ShardDataset\n"
+        "from blurgen.shards.reader import ShardReader\nfrom blurgen.shards.dataset import ShardDataset\n"
         f"r = ShardReader({str(shard)!r})\n"
         "a = r.read(0); m = r.meta(0); at = r.attrs; k = r.keys()\n"
         f"ds = ShardDataset({str(d)!r}, crop=None)\n"

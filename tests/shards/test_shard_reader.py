@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from blurgen.errors import InputError
-from blurgen.shards.reader import ShardDataset, ShardReader, list_shards
+from blurgen.shards.dataset import ShardDataset
+from blurgen.shards.reader import ShardReader, list_shards
 from blurgen.shards.schema import Sample
 from blurgen.shards.writer import write_shard
 

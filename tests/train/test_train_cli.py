@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from blurgen.cli import cli, main
 from blurgen.errors import ConfigError
-from blurgen.io import read_flo, read_image, write_image
+from blurgen.io import read_flo, read_image, write_flo, write_image
 from blurgen.train.evaluate import evaluate_checkpoint
 
 
@@ -142,3 +142,50 @@ def test_selection_flags_act_or_are_refused_in_one_line(toy_shards, tmp_path, ca
     run = json.loads((tmp_path / "half" / "run.json").read_text())
     assert run["selection"]["fraction"] == 0.5 and 2 <= run["selection"]["n"] <= 6
     assert run["selection"]["n"] + run["train"]["n"] == 8
+
+
+def test_eval_per_sample_gives_the_numbers_the_means_are_made_of(trained, toy_shards):
+    base = ["eval", "--ckpt", str(trained / "last.pt"), "--shards", str(toy_shards), "--threads", "1", "--per-sample"]
+    res = CliRunner().invoke(cli, [*base, "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    keys = [s["key"] for s in out["samples"]]
+    assert keys == [f"toy/test/{i:05d}" for i in range(4)]
+    for name in ("epe_min", "epe_fwd", "epe_bwd", "zero_epe_min"):
+        assert np.mean([s[name] for s in out["samples"]]) == pytest.approx(out[name], rel=1e-9), name
+    assert all(s["epe_min"] == min(s["epe_fwd"], s["epe_bwd"]) for s in out["samples"])
+    res = CliRunner().invoke(cli, base)
+    assert res.exit_code == 0, res.output
+    line = next(ln for ln in res.output.splitlines() if ln.startswith(keys[2]))
+    assert line.split()[2] == f"{out['samples'][2]['epe_min']:.3f}"
+
+
+def test_predict_with_a_label_writes_the_side_by_side_and_its_epe(trained, tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    img = tmp_path / "a.png"
+    write_image(img, rng.integers(0, 255, (50, 70, 3), dtype=np.uint8))
+    label = rng.normal(0, 2, (50, 70, 2)).astype(np.float32)
+    label[:10] = np.nan  # not trusted: left out of the EPE
+    write_flo(tmp_path / "a.flo", label)
+    res = CliRunner().invoke(cli, ["predict", str(img), "--ckpt", str(trained / "last.pt"), "--out",
+                                   str(tmp_path / "out"), "--label", str(tmp_path / "a.flo"), "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    pred = read_flo(tmp_path / "out" / "a.flo")
+    epe = np.linalg.norm(pred[10:] - label[10:], axis=-1).mean()
+    assert f"EPE {epe:.3f} px against the label" in res.output
+    side = read_image(tmp_path / "out" / "a-vs-label.png")
+    assert side.shape[1] == 4 * 200 and side.shape[0] > round(50 * 200 / 70)  # 4 tiles, a caption below
+    img2 = tmp_path / "b.png"
+    write_image(img2, rng.integers(0, 255, (50, 70, 3), dtype=np.uint8))
+    with pytest.raises(SystemExit):
+        main(["predict", str(img), str(img2), "--ckpt", str(trained / "last.pt"), "--out", str(tmp_path / "o2"),
+              "--label", str(tmp_path / "a.flo")])
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "1 --label file(s) for 2 image(s): give one label per image" in err, err
+    write_flo(tmp_path / "small.flo", label[:20])
+    with pytest.raises(SystemExit):
+        main(["predict", str(img), "--ckpt", str(trained / "last.pt"), "--out", str(tmp_path / "o3"),
+              "--label", str(tmp_path / "small.flo")])
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "small.flo" in err and "70x20" in err and "70x50" in err, err
+    assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()

@@ -11,7 +11,8 @@ import torch
 
 from blurgen.errors import ConfigError, InputError
 from blurgen.models.b2fnet import B2FNetConfig
-from blurgen.shards.reader import ShardDataset, ShardReader
+from blurgen.shards.dataset import ShardDataset
+from blurgen.shards.reader import ShardReader
 from blurgen.shards.writer import write_shard
 from blurgen.train.checkpoint import load_model, save_checkpoint
 from blurgen.train.config import TrainConfig

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from blurgen.models.b2fnet import B2FNet, B2FNetConfig
-from blurgen.shards.reader import ShardDataset
+from blurgen.shards.dataset import ShardDataset
 from blurgen.train.checkpoint import load_model
 from blurgen.train.config import TrainConfig
 from blurgen.train.evaluate import evaluate_dataset
