@@ -54,9 +54,13 @@ class DISFlow(FlowEstimator):
 
     def _solver(self, shape: tuple[int, ...], with_init: bool):
         """An OpenCV DIS object for images of ``shape``: one per estimator, process and size,
-        reused (a fresh one spends about a sixth of its first pass allocating; its results do
-        not depend on earlier calls of that size). With an initial flow, a fresh object each
-        time: OpenCV crashes when an object that took one is used at another size."""
+        reused between calls (a fresh one spends about a sixth of its first pass allocating),
+        so each call computes what a fresh object per call computes. That holds while the
+        object keeps its preset's scales: OpenCV lowers ``finest_scale`` for an image too
+        small for them (under about 45 px for ``medium``, 90 px for the others) and keeps it
+        lowered for the rest of the call's pairs, so such an object is dropped after its call
+        (:meth:`_estimate`). With an initial flow, a fresh object each time: OpenCV crashes
+        when an object that took one is used at another size."""
         import cv2
 
         if not with_init and self._dis is not None and self._dis[0] == shape:
@@ -68,7 +72,7 @@ class DISFlow(FlowEstimator):
         }[self.preset]
         dis = cv2.DISOpticalFlow_create(code)
         if not with_init:
-            self._dis = (shape, dis)
+            self._dis = (shape, dis, _dis_settings(dis))
         return dis
 
     def _estimate(self, firsts, seconds, inits):
@@ -77,9 +81,15 @@ class DISFlow(FlowEstimator):
         for i, (a, b) in enumerate(zip(firsts, seconds)):
             # DIS starts from the flow passed in when it is (H, W, 2) float32, else from 0
             init = None if inits is None else np.array(inits[i], dtype=np.float32, order="C")
-            flow = dis.calc(_gray(a), _gray(b), init)
-            out.append(flow)
+            out.append(dis.calc(_gray(a), _gray(b), init))
+        if self._dis is not None and self._dis[1] is dis and _dis_settings(dis) != self._dis[2]:
+            self._dis = None  # OpenCV changed its scales for this size: the next call starts afresh
         return np.stack(out).astype(np.float32, copy=False)
+
+
+def _dis_settings(dis) -> tuple[int, ...]:
+    """What OpenCV may change in a DIS object while computing: its pyramid and patches."""
+    return (dis.getFinestScale(), dis.getPatchSize(), dis.getPatchStride())
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,20 @@ def test_a_reused_dis_gives_what_a_fresh_one_gives(sintel_pair, name):
     warm = used.estimate([small_a], [small_b], init=np.ones((1, 200, 300, 2), np.float32))
     np.testing.assert_array_equal(
         warm, get_estimator(name).estimate([small_a], [small_b], init=np.ones((1, 200, 300, 2), np.float32)))
+
+
+@pytest.mark.parametrize("name", ["dis", "dis-fast"])
+def test_a_reused_dis_on_small_images_gives_what_a_fresh_one_gives(name):
+    """OpenCV lowers a DIS object's finest scale for an image too small for its preset and
+    keeps it lowered: the estimator must not carry such an object into its next call (a
+    24x40 video window's flow then depended on the windows made before it in the process).
+    Each call must give what a fresh estimator gives, as a window's both directions."""
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 255, (44, 80, 3), dtype=np.uint8)
+    frames = [np.ascontiguousarray(base[k:k + 24, 2 * k:2 * k + 40]) for k in range(4)]
+    windows = [(frames[0], frames[3]), (frames[1], frames[2]), (frames[3], frames[1])]
+    fresh = [get_estimator(name).estimate([a, b], [b, a]) for a, b in windows]
+    used = get_estimator(name)
+    in_turn = [used.estimate([a, b], [b, a]) for a, b in windows[::-1]][::-1]
+    for f, t in zip(fresh, in_turn):
+        np.testing.assert_array_equal(t, f)
