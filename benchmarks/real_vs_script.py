@@ -5,9 +5,11 @@ Usage: python benchmarks/real_vs_script.py [--frames ROOT] [--windows 18] [--rep
 The plain script (printed below the table) is the recipe with nothing else: read the 7
 frames of each window (``cv2.imread``), average them in float, DIS (OpenCV, medium preset)
 from the first frame to the last and back, write the blur as PNG and both flows as
-``.npy``. ``blurgen real`` does the same work and more: forward-backward masks for both
+``.npy``. ``blurgen real --no-quality`` does the same work and more: forward-backward masks for both
 directions, the sample checks and digests, gzip-compressed HDF5 shards written atomically,
-the input hashes and the manifest, the preview and the dataset card. Both run as fresh
+the input hashes and the manifest, the preview and the dataset card; ``blurgen real`` (the
+default, quality estimates on) also computes the label's uncertainty maps and estimates
+(``blurgen.quality.label``), which the script has no counterpart of. Both run as fresh
 processes on the same frames (``--windows`` windows of 7 frames of 1280x720 PNG in a GoPro
 tree: ROOT, or textured frames written to a temporary folder), alternating, ``--repeats``
 times; the table gives the wall time of each run (process start to exit), the fastest of
@@ -79,9 +81,12 @@ def main() -> None:
         script = tmp / "plain.py"
         script.write_text(PLAIN)
         load0 = os.getloadavg()[0]
-        # (row name, PYTHONPATH, extra flags): the default (gzip-1 shards) and uncompressed
-        # shards (flows stored raw, as the script's .npy)
-        blurgens = [("blurgen real", env, []), ("blurgen real --compression none", env, ["--compression", "none"])]
+        # (row name, PYTHONPATH, extra flags): the script's recipe (gzip-1 shards, no quality
+        # estimates), the same with uncompressed shards (flows stored raw, as the script's
+        # .npy), and the default (with the quality estimates)
+        blurgens = [("blurgen real --no-quality", env, ["--no-quality"]),
+                    ("blurgen real --no-quality --compression none", env, ["--no-quality", "--compression", "none"]),
+                    ("blurgen real", env, [])]
         if args.other is not None:
             blurgens.append((f"blurgen real ({args.other.name})", {**env, "PYTHONPATH": str(args.other.resolve())}, []))
         runs: dict[str, list[tuple[float, float]]] = {"plain script": [], **{b[0]: [] for b in blurgens}}
