@@ -77,6 +77,7 @@ def profile_new(s, repeat):
     ints, weights, inside = np.zeros((3, w), np.int64), np.zeros((4, w), np.float32), np.zeros(w, np.bool_)
     pos = np.zeros((h, 6, w), np.float32)
     C0, C1 = np.zeros((h, 3, w), np.float32), np.zeros((h, 3, w), np.float32)
+    offsets, read_weights = np.zeros((2, w), np.int64), np.zeros((8, w), np.float32)
     acc = np.zeros((3, h, w), np.float32)
 
     @numba.njit
@@ -101,10 +102,10 @@ def profile_new(s, repeat):
                                      pos[y, 5])
 
     @numba.njit
-    def reads(P0, P1, pos, C0, C1):
+    def reads(P0, P1, pos, C0, C1, offsets, weights):
         for y in range(pos.shape[0]):
-            C._cubic_row(P0, y, pos[y, 0], pos[y, 1], C0[y])
-            C._cubic_row(P1, y, pos[y, 2], pos[y, 3], C1[y])
+            C.cubic_row(P0, pos[y, 0], pos[y, 1], C0[y], offsets, weights)
+            C.cubic_row(P1, pos[y, 2], pos[y, 3], C1[y], offsets, weights)
 
     @numba.njit
     def one_by_one(canvas, mask, P0, P1, t, acc, pos, holes):
@@ -148,7 +149,7 @@ def profile_new(s, repeat):
                 p0 if side == 0 else p1, pair.paths[side], pair.layers[side], np.float32(step), curve,
                 np.float32(weight), side, canvas, mask, touched, ints, weights, inside), 1)[0]
         row["read positions and coherence"] = fastest(lambda: positions(canvas, mask, touched, pos), 1)[0]
-        row["bicubic reads (both frames)"] = fastest(lambda: reads(p0, p1, pos, C0, C1), 1)[0]
+        row["bicubic reads (both frames)"] = fastest(lambda: reads(p0, p1, pos, C0, C1, offsets, read_weights), 1)[0]
         for key, holes in (("holes", True), ("several layers or outlines", False)):
             ms, cnt = fastest(lambda: one_by_one(canvas, mask, p0, p1, t, acc, pos, holes), 1)
             row[f"pixels one by one: {key}"] = ms

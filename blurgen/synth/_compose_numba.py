@@ -6,7 +6,7 @@ Per output row (:func:`_compose_row`): the pixels whose front layer is alone (or
 coherent and not a hole (nearly all) get their read positions in both frames and their
 blend weights in one vectorised loop per layer (:func:`_row_positions`); the bicubic
 reads are done along runs of pixels whose positions have the same integer offset, where
-the 4 x 4 taps of consecutive pixels are consecutive in memory (:func:`_cubic_row`: a
+the 4 x 4 taps of consecutive pixels are consecutive in memory (:func:`cubic_row`: a
 vectorised loop, no gathers); one more loop blends them into the running sum. The other
 pixels (several layers, outlines, holes) follow the reference's rules one by one
 (:func:`_pixel`).
@@ -52,14 +52,26 @@ def _keys(f):  # pragma: no cover - compiled
 
 
 @jit
-def _cubic_run(P, y, xa, xb, ix, iy, px, py, res):  # pragma: no cover - compiled
-    """Bicubic reads of planes ``P`` at ``(px[x], py[x])`` into ``res[:, x]`` for ``x`` in
-    ``[xa, xb)``, all with ``floor(px[x]) = x + ix`` and ``floor(py[x]) = y + iy``."""
-    r0 = u(y + iy - 1 + PAD)
-    off = u(ix - 1 + PAD)
-    fx0 = np.float32(ix)
-    fy0 = np.float32(y + iy)
+def _read_weights(px, py, offsets, weights):  # pragma: no cover - compiled
+    """For reads at ``(px[x], py[x])``: ``offsets`` ``(2, W)`` int64 = ``floor(px) - x``,
+    ``floor(py)``; ``weights`` ``(8, W)`` float32 = Keys' weights of the 4 columns, then rows."""
+    for x in range(px.shape[0]):
+        fx = np.floor(px[x])
+        fy = np.floor(py[x])
+        offsets[0, x] = np.int64(fx) - x
+        offsets[1, x] = np.int64(fy)
+        weights[0, x], weights[1, x], weights[2, x], weights[3, x] = _keys(px[x] - fx)
+        weights[4, x], weights[5, x], weights[6, x], weights[7, x] = _keys(py[x] - fy)
+
+
+@jit
+def _cubic_run(P, xa, xb, r0, q0, weights, res):  # pragma: no cover - compiled
+    """Bicubic reads into ``res[:, x]`` for ``x`` in ``[xa, xb)`` whose 4 x 4 taps start at
+    padded row ``r0`` and column ``x + q0`` of planes ``P``: consecutive pixels read
+    consecutive taps (a vectorised loop, no gathers)."""
     one, two, three = u(1), u(2), u(3)
+    wx0, wx1, wx2, wx3 = weights[0], weights[1], weights[2], weights[3]
+    wy0, wy1, wy2, wy3 = weights[4], weights[5], weights[6], weights[7]
     for c in range(3):
         p0 = P[c, r0]
         p1 = P[c, r0 + one]
@@ -68,29 +80,33 @@ def _cubic_run(P, y, xa, xb, ix, iy, px, py, res):  # pragma: no cover - compile
         rc = res[c]
         for i in range(u(xb - xa)):
             x = u(xa) + i
-            wx0, wx1, wx2, wx3 = _keys(px[x] - (np.float32(x) + fx0))
-            wy0, wy1, wy2, wy3 = _keys(py[x] - fy0)
-            q = x + off
-            h0 = wx0 * p0[q] + wx1 * p0[q + one] + wx2 * p0[q + two] + wx3 * p0[q + three]
-            h1 = wx0 * p1[q] + wx1 * p1[q + one] + wx2 * p1[q + two] + wx3 * p1[q + three]
-            h2 = wx0 * p2[q] + wx1 * p2[q + one] + wx2 * p2[q + two] + wx3 * p2[q + three]
-            h3 = wx0 * p3[q] + wx1 * p3[q + one] + wx2 * p3[q + two] + wx3 * p3[q + three]
-            rc[x] = wy0 * h0 + wy1 * h1 + wy2 * h2 + wy3 * h3
+            q = x + q0
+            a0 = wx0[x]
+            a1 = wx1[x]
+            a2 = wx2[x]
+            a3 = wx3[x]
+            h0 = a0 * p0[q] + a1 * p0[q + one] + a2 * p0[q + two] + a3 * p0[q + three]
+            h1 = a0 * p1[q] + a1 * p1[q + one] + a2 * p1[q + two] + a3 * p1[q + three]
+            h2 = a0 * p2[q] + a1 * p2[q + one] + a2 * p2[q + two] + a3 * p2[q + three]
+            h3 = a0 * p3[q] + a1 * p3[q + one] + a2 * p3[q + two] + a3 * p3[q + three]
+            rc[x] = wy0[x] * h0 + wy1[x] * h1 + wy2[x] * h2 + wy3[x] * h3
 
 
 @jit
-def _cubic_row(P, y, px, py, res):  # pragma: no cover - compiled
-    """Bicubic reads for output row ``y`` at ``px``, ``py`` (``(W,)`` float32, inside the
-    frame) into ``res`` ``(3, W)``, run by run of equal integer offsets."""
+def cubic_row(P, px, py, res, offsets, weights):  # pragma: no cover - compiled
+    """Bicubic reads of planes ``P`` at ``px``, ``py`` (``(W,)`` float32, inside the frame)
+    into ``res`` ``(3, W)``, run by run of equal integer offsets; offsets ``(2, W)`` int64
+    and weights ``(8, W)`` float32 are scratch rows."""
     w = px.shape[0]
+    _read_weights(px, py, offsets, weights)
+    ix = offsets[0]
+    iy = offsets[1]
     x = 0
     while x < w:
-        ix = int(np.floor(px[x])) - x
-        iy = int(np.floor(py[x]))
         e = x + 1
-        while e < w and int(np.floor(px[e])) - e == ix and int(np.floor(py[e])) == iy:
+        while e < w and ix[e] == ix[x] and iy[e] == iy[x]:
             e += 1
-        _cubic_run(P, y, x, e, ix, iy - y, px, py, res)
+        _cubic_run(P, x, e, u(iy[x] + (PAD - 1)), u(ix[x] + (PAD - 1)), weights, res)
         x = e
 
 
@@ -248,9 +264,9 @@ def _pixel(canvas, mask, P0, P1, t, x, y, r0, h):  # pragma: no cover - compiled
 
 
 @jit
-def compose_row(canvas, mask, touched, P0, P1, t, y, acc, r0, pos, C0, C1):  # pragma: no cover - compiled
-    """Add row ``y`` of the frame to ``acc`` ``(3, H, W)``. pos ``(6, W)`` and C0, C1
-    ``(3, W)`` float32 are scratch rows."""
+def compose_row(canvas, mask, touched, P0, P1, t, y, acc, r0, pos, colour, offsets, weights):  # pragma: no cover
+    """Add row ``y`` of the frame to ``acc`` ``(3, H, W)``. Scratch rows: pos ``(6, W)``,
+    colour ``(2, 3, W)``, weights ``(8, W)`` float32, offsets ``(2, W)`` int64."""
     h = acc.shape[1]
     slot = y % mask.shape[0]
     px0, py0, px1, py1, wa, wb = pos[0], pos[1], pos[2], pos[3], pos[4], pos[5]
@@ -265,8 +281,9 @@ def compose_row(canvas, mask, touched, P0, P1, t, y, acc, r0, pos, C0, C1):  # p
     for k in range(N_LAYERS):
         if touched[k, slot]:
             _row_positions(canvas, mask, k, y, slot, px0, py0, px1, py1, wa, wb)
-    _cubic_row(P0, y, px0, py0, C0)
-    _cubic_row(P1, y, px1, py1, C1)
+    C0, C1 = colour[0], colour[1]
+    cubic_row(P0, px0, py0, C0, offsets, weights)
+    cubic_row(P1, px1, py1, C1, offsets, weights)
     for x in range(px0.shape[0]):
         if wa[x] < 0.0:
             c0, c1, c2 = _pixel(canvas, mask, P0, P1, t, x, y, r0, h)

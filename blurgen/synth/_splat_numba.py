@@ -130,9 +130,10 @@ def _frame(P0, P1, paths0, paths1, layer0, layer1, t, curve, lo, canvas, mask, t
     ints = np.empty((3, w), np.int64)  # per source of a row: corner x, corner y, run key
     weights = np.empty((4, w), np.float32)  # corner weights: top left, top right, bottom left, bottom right
     inside = np.empty(w, np.bool_)
-    pos = np.empty((6, w), np.float32)
-    C0 = np.empty((3, w), np.float32)
-    C1 = np.empty((3, w), np.float32)
+    pos = np.empty((6, w), np.float32)  # compose scratch rows
+    colour = np.empty((2, 3, w), np.float32)
+    offsets = np.empty((2, w), np.int64)
+    read_weights = np.empty((8, w), np.float32)
     w0 = np.float32(1.0 - t)
     w1 = np.float32(t)
     done = 0  # output rows composited so far
@@ -141,12 +142,12 @@ def _frame(P0, P1, paths0, paths1, layer0, layer1, t, curve, lo, canvas, mask, t
         _splat_row(P1, paths1, layer1[y], y, w0, curve, w1, 1, canvas, mask, touched, ints, weights, inside)
         # later sources land on rows >= y + 1 + lo; a row's holes read r0 rows below it
         while done < h and done + r0 <= y + lo:
-            compose_row(canvas, mask, touched, P0, P1, t, done, acc, r0, pos, C0, C1)
+            compose_row(canvas, mask, touched, P0, P1, t, done, acc, r0, pos, colour, offsets, read_weights)
             if done >= r0:
                 clear_slot(canvas, mask, touched, (done - r0) % ring)
             done += 1
     while done < h:
-        compose_row(canvas, mask, touched, P0, P1, t, done, acc, r0, pos, C0, C1)
+        compose_row(canvas, mask, touched, P0, P1, t, done, acc, r0, pos, colour, offsets, read_weights)
         if done >= r0:
             clear_slot(canvas, mask, touched, (done - r0) % ring)
         done += 1
