@@ -12,6 +12,10 @@ Everything runs on one thread (numba, OpenCV, BLAS) and is timed in CPU time of 
 process (``time.process_time``: what one core spends, robust to other jobs on a shared
 machine), the fastest of ``--repeat`` runs of each pair, averaged over ``--pairs`` pairs.
 
+``--sample DIR`` times the Monkaa pairs of a ``blurgen sample`` folder instead (smooth,
+rotating, accelerating motion and the job's parabolic paths; make one at the Monkaa size
+with ``blurgen sample DIR --only monkaa --size 960x540``), grouped by the same bands.
+
 ``--against REF`` also times the blurgen of git revision REF (``git archive``; run from a
 checkout) on the same pairs in the same run, band by band in turn with the working tree,
 each in a fresh process that measures its own floor, and prints both with the speed-up
@@ -21,7 +25,8 @@ superslomo (unless ``--no-slomo``): milliseconds per interpolated frame with ran
 weights (the cost does not depend on them), all times of a pair batched, plus the one flow
 pass per pair; the GPU is not measured here.
 
-    python benchmarks/monkaa_speed.py [--size 960x540] [--pairs 2] [--repeat 3] [--against REF] [--no-slomo]
+    python benchmarks/monkaa_speed.py [--size 960x540] [--pairs 2] [--repeat 3] [--sample DIR] [--against REF]
+                                      [--no-slomo]
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-BANDS = [("s<5", 3.0), ("5-20", 12.0), ("20-50", 35.0), ("50-100", 75.0)]
+BANDS = [("s<5", 3.0), ("5-20", 12.0), ("20-50", 35.0), ("50-100", 75.0)]  # band, s of its synthetic pairs
+LIMITS = [(0, 5), (5, 20), (20, 50), (50, 100.001)]  # the bands' s, for the pairs of a sample
 ONE_THREAD = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -116,8 +122,33 @@ def remap_ms(img, k=10) -> float:
     return best * 1000
 
 
-def time_band(h, w, s_target, pairs, repeat) -> dict:
-    """One band in this process: per pair the fastest setup and total (CPU ms) and the floor."""
+def sample_pairs(root: Path, lo: float, hi: float) -> list:
+    """The Monkaa pairs of a ``blurgen sample`` folder with lo <= s < hi: frames, flows and
+    the accelerations from the neighbour flows (the job's default, parabolic paths)."""
+    from blurgen.io.frames import read_image
+    from blurgen.io.pfm import read_pfm_flow
+    from blurgen.sources.monkaa import flow_path
+    from blurgen.synth.interpolate import max_displacement
+    from blurgen.synth.scene import accelerations
+
+    out = []
+    for it in json.loads((root / "truth" / "index.json").read_text())["items"]:
+        if it["layout"] != "monkaa":
+            continue
+        f01, f10 = read_pfm_flow(root / it["flow_fwd"]), read_pfm_flow(root / it["flow_bwd"])
+        if not lo <= max_displacement(f01) < hi:
+            continue
+        f0m = read_pfm_flow(root / "monkaa" / flow_path(it["sequence"], "left", it["first"], "past"))
+        f12 = read_pfm_flow(root / "monkaa" / flow_path(it["sequence"], "left", it["last"], "future"))
+        a0, a1 = accelerations(f01, f0m, f10, f12)
+        out.append((read_image(root / it["frames"][0]), read_image(root / it["frames"][1]), f01, f10, a0, a1))
+    return out
+
+
+def time_band(spec: dict) -> dict:
+    """One band in this process: per pair the fastest setup and total (CPU ms) and the floor.
+    spec: ``{"s": target s, "pairs", "h", "w"}`` for the synthetic pairs, or
+    ``{"sample": folder, "lo", "hi"}``; and ``"repeat"``."""
     import cv2
 
     from blurgen.synth.blur import synthesize_blur
@@ -125,17 +156,21 @@ def time_band(h, w, s_target, pairs, repeat) -> dict:
     from blurgen.synth.scene import accelerations
 
     cv2.setNumThreads(1)
+    if "sample" in spec:
+        pairs = sample_pairs(Path(spec["sample"]), spec["lo"], spec["hi"])
+    else:  # constant velocity: zero acceleration
+        pairs = [(i0, i1, f01, f10, *accelerations(f01, -f01, f10, -f10))
+                 for i0, i1, f01, f10 in band_pairs(spec["h"], spec["w"], spec["s"], spec["pairs"])]
     fg = FlowGuidedInterpolator()
     rows = []
-    for i0, i1, f01, f10 in band_pairs(h, w, s_target, pairs):
-        a0, a1 = accelerations(f01, -f01, f10, -f10)  # constant velocity: zero acceleration
+    for i0, i1, f01, f10, a0, a1 in pairs:
         s = max_displacement(f01)
         n = frame_count(s)
         synthesize_blur(fg, i0, i1, f01, f10, 1, accel0=a0, accel1=a1)  # warm-up: compile or load the kernels
         best = {}
         for name, nn in (("setup", 0), ("total", n)):
             runs = []
-            for _ in range(repeat):
+            for _ in range(spec["repeat"]):
                 t0 = time.process_time()
                 synthesize_blur(fg, i0, i1, f01, f10, nn, accel0=a0, accel1=a1)
                 runs.append(time.process_time() - t0)
@@ -144,11 +179,10 @@ def time_band(h, w, s_target, pairs, repeat) -> dict:
     return {"rows": rows, "load": os.getloadavg()[0]}
 
 
-def run_worker(tree: Path, h, w, s, pairs, repeat) -> dict:
+def run_worker(tree: Path, spec: dict) -> dict:
     """time_band in a fresh process importing blurgen from ``tree``, on one thread."""
-    spec = json.dumps({"h": h, "w": w, "s": s, "pairs": pairs, "repeat": repeat})
     env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(tree)}
-    out = subprocess.run([sys.executable, __file__, "--worker", spec], env=env, check=True,
+    out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], env=env, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -160,36 +194,44 @@ def export_tree(ref: str, dest: Path) -> Path:
     return dest
 
 
-def summarise(res: dict) -> dict:
+def summarise(res: dict) -> dict | None:
     r = res["rows"]
+    if not r:
+        return None
     mean = lambda key: float(np.mean([x[key] for x in r]))
     per_frame = float(np.mean([(x["total"] - x["setup"]) / x["n"] for x in r]))
     floor = float(np.mean([x["remap"] * (x["n"] + 2) for x in r]))
-    return {"s": mean("s"), "n": mean("n"), "total": mean("total"), "setup": mean("setup"), "frame": per_frame,
-            "remap": mean("remap"), "floor": floor, "ratio": float(np.mean([x["total"] / (x["remap"] * (x["n"] + 2))
-                                                                            for x in r]))}
+    return {"pairs": len(r), "s": mean("s"), "n": mean("n"), "total": mean("total"), "setup": mean("setup"),
+            "frame": per_frame, "remap": mean("remap"), "floor": floor,
+            "ratio": float(np.mean([x["total"] / (x["remap"] * (x["n"] + 2)) for x in r]))}
 
 
 def flow_guided(args, h, w) -> dict:
-    trees = {"new": ROOT}
+    """{"new": {band: summary}, and "today" with --against}: band by band, the trees in turn."""
     results: dict[str, dict[str, dict]] = {"new": {}}
     with tempfile.TemporaryDirectory() as tmp:
+        trees = {"new": ROOT}
         if args.against:
             trees = {"today": export_tree(args.against, Path(tmp)), "new": ROOT}
             results = {"today": {}, "new": {}}
-        for name, s in BANDS:
+        for (name, s), (lo, hi) in zip(BANDS, LIMITS):
+            spec = ({"sample": str(Path(args.sample).resolve()), "lo": lo, "hi": hi} if args.sample
+                    else {"s": s, "pairs": args.pairs, "h": h, "w": w})
             for label, tree in trees.items():
-                results[label][name] = summarise(run_worker(tree, h, w, s, args.pairs, args.repeat))
+                got = summarise(run_worker(tree, {**spec, "repeat": args.repeat}))
+                if got:
+                    results[label][name] = got
     return results
 
 
 def print_tables(results: dict, against: str | None) -> None:
     new = results["new"]
-    print("| band | s | n | ms per sample | of which per-pair setup | ms per frame | floor: n + 2 remaps, ms | ratio |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| band | pairs | s | n | ms per sample | of which per-pair setup | ms per frame | floor: n + 2 remaps, ms "
+          "| ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for band, r in new.items():
-        print(f"| {band} | {r['s']:.1f} | {r['n']:.0f} | {r['total']:.0f} | {r['setup']:.0f} | {r['frame']:.1f} | "
-              f"{r['floor']:.0f} | {r['ratio']:.1f} |")
+        print(f"| {band} | {r['pairs']} | {r['s']:.1f} | {r['n']:.0f} | {r['total']:.0f} | {r['setup']:.0f} | "
+              f"{r['frame']:.1f} | {r['floor']:.0f} | {r['ratio']:.1f} |")
     print(f"\none cv2.remap: {np.mean([r['remap'] for r in new.values()]):.2f} ms (mean over the bands' processes)")
     if "today" not in results:
         return
@@ -229,7 +271,9 @@ def superslomo(h, w, slomo_times: int) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", default="960x540")
-    ap.add_argument("--pairs", type=int, default=2, help="pairs per band")
+    ap.add_argument("--pairs", type=int, default=2, help="synthetic pairs per band")
+    ap.add_argument("--sample", metavar="DIR", help="time the Monkaa pairs of this `blurgen sample` folder instead "
+                    "(parabolic paths, as the job), grouped by band")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each pair; the fastest counts")
     ap.add_argument("--against", metavar="REF", help="also time blurgen at this git revision, in the same run")
     ap.add_argument("--json", help="also write the flow-guided results here")
@@ -238,15 +282,16 @@ def main(argv=None) -> int:
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        spec = json.loads(args.worker)
-        print(json.dumps(time_band(spec["h"], spec["w"], spec["s"], spec["pairs"], spec["repeat"])))
+        print(json.dumps(time_band(json.loads(args.worker))))
         return 0
 
     w, h = (int(v) for v in args.size.lower().split("x"))
     load0 = os.getloadavg()
-    print(f"Monkaa synthesis speed at {w}x{h}, {time.strftime('%Y-%m-%d %H:%M')}, CPU: {os.cpu_count()} cores, "
-          f"load average {load0[0]:.1f} {load0[1]:.1f} {load0[2]:.1f}; numba, OpenCV and BLAS on one thread, "
-          f"CPU time of the process, fastest of {args.repeat} runs, {args.pairs} pairs per band\n")
+    pairs = (f"the Monkaa pairs of the sample {args.sample}" if args.sample
+             else f"{args.pairs} synthetic pairs per band at {w}x{h}")
+    print(f"Monkaa synthesis speed, {time.strftime('%Y-%m-%d %H:%M')}, CPU: {os.cpu_count()} cores, load average "
+          f"{load0[0]:.1f} {load0[1]:.1f} {load0[2]:.1f}; {pairs}; numba, OpenCV and BLAS on one thread, "
+          f"CPU time of the process, fastest of {args.repeat} runs\n")
     results = flow_guided(args, h, w)
     print_tables(results, args.against)
     load1 = os.getloadavg()
