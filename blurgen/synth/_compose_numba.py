@@ -101,7 +101,7 @@ def cubic_row(P, px, py, res, offsets, weights):  # pragma: no cover - compiled
     _read_weights(px, py, offsets, weights)
     ix = offsets[0]
     iy = offsets[1]
-    x = 0
+    x = w - w  # not a literal 0, which numba would compile callees for separately
     while x < w:
         e = x + 1
         while e < w and ix[e] == ix[x] and iy[e] == iy[x]:
@@ -125,7 +125,7 @@ def _cubic_plane(p, r0, q, wx0, wx1, wx2, wx3, wy0, wy1, wy2, wy3):  # pragma: n
     return np.float64(wy0 * h0 + wy1 * h1 + wy2 * h2 + wy3 * h3)
 
 
-@inline
+@jit
 def _cubic_at(P, x, y):  # pragma: no cover - compiled
     """One bicubic read of planes ``P`` at ``(x, y)`` (inside the frame): ``(r, g, b)``."""
     xi = np.floor(x)
@@ -181,7 +181,7 @@ def _row_positions(canvas, mask, k, y, slot, px0, py0, px1, py1, wa, wb):  # pra
         wb[x] = np.float32(a1 * inv if has1 else 0.0) if ok else wb[x]
 
 
-@inline
+@jit
 def _hole(canvas, mask, P0, P1, t, x, y, r0, h):  # pragma: no cover - compiled
     """A pixel no splat reached: the mean of the splats in its box, else the cross-fade."""
     ring, w = mask.shape
@@ -207,7 +207,7 @@ def _hole(canvas, mask, P0, P1, t, x, y, r0, h):  # pragma: no cover - compiled
             v * P0[2, y + PAD, x + PAD] + t * P1[2, y + PAD, x + PAD])
 
 
-@inline
+@jit
 def _side_read(canvas, P, k, o, slot, x, y):  # pragma: no cover - compiled
     """Layer ``k``'s splats from one frame (channels from ``o``) at pixel ``(y, x)``:
     ``(coherent, w r, w g, w b)``, the weighted bicubic read at their mean source position
@@ -245,13 +245,19 @@ def _pixel(canvas, mask, P0, P1, t, x, y, r0, h):  # pragma: no cover - compiled
         d = np.float64(canvas[k, 0, slot, x]) + np.float64(canvas[k, 4, slot, x])
         if d <= EPS:
             continue
-        ok0, r0_, g0, b0 = _side_read(canvas, P0, k, 0, slot, x, y)
-        ok1, r1, g1, b1 = _side_read(canvas, P1, k, 4, slot, x, y) if ok0 else (False, 0.0, 0.0, 0.0)
-        if ok0 and ok1:
-            m0 = r0_ + r1
-            m1 = g0 + g1
-            m2 = b0 + b1
-        else:  # an outline: the splatted colour
+        coherent = True
+        m0 = 0.0
+        m1 = 0.0
+        m2 = 0.0
+        for s in range(2):
+            ok, r, g, b = _side_read(canvas, P0 if s == 0 else P1, k, 4 * s, slot, x, y)
+            coherent = coherent and ok
+            if not coherent:
+                break
+            m0 += r
+            m1 += g
+            m2 += b
+        if not coherent:  # an outline: the splatted colour
             m0 = np.float64(canvas[k, RGB, slot, x])
             m1 = np.float64(canvas[k, RGB + 1, slot, x])
             m2 = np.float64(canvas[k, RGB + 2, slot, x])

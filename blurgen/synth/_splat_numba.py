@@ -134,12 +134,14 @@ def _frame(P0, P1, paths0, paths1, layer0, layer1, t, curve, lo, canvas, mask, t
     colour = np.empty((2, 3, w), np.float32)
     offsets = np.empty((2, w), np.int64)
     read_weights = np.empty((8, w), np.float32)
-    w0 = np.float32(1.0 - t)
-    w1 = np.float32(t)
-    done = 0  # output rows composited so far
+    planes, paths, layers = (P0, P1), (paths0, paths1), (layer0, layer1)
+    steps = (np.float32(t), np.float32(1.0 - t))
+    weight = (np.float32(1.0 - t), np.float32(t))
+    done = h - h  # output rows composited so far (not a literal 0: see _splat_row)
     for y in range(h):
-        _splat_row(P0, paths0, layer0[y], y, w1, curve, w0, 0, canvas, mask, touched, ints, weights, inside)
-        _splat_row(P1, paths1, layer1[y], y, w0, curve, w1, 1, canvas, mask, touched, ints, weights, inside)
+        for side in range(2):
+            _splat_row(planes[side], paths[side], layers[side][y], y, steps[side], curve, weight[side], side,
+                       canvas, mask, touched, ints, weights, inside)
         # later sources land on rows >= y + 1 + lo; a row's holes read r0 rows below it
         while done < h and done + r0 <= y + lo:
             compose_row(canvas, mask, touched, P0, P1, t, done, acc, r0, pos, colour, offsets, read_weights)
@@ -188,7 +190,7 @@ def _splat_row(P, paths, lay, y, step, curve, weight, side, canvas, mask, touche
         full = ins & (xi >= 0) & (xi + 1 < w) & (yi >= 0) & (yi + 1 < h)  # all four corners on the canvas
         key[x] = ((xi - x + 65536) * 65536 + yi) * N_LAYERS + lay[x] if full else np.int64(-1)
     o = 4 * side
-    x = 0
+    x = w - w  # not a literal 0, which numba would compile callees for separately
     while x < w:
         k = lay[x]
         if key[x] < 0:
