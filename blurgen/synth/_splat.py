@@ -1,8 +1,9 @@
-"""Forward splatting of two frames to time t, in layers: compiled (numba) and reference (numpy).
+"""Forward splatting of two frames to time t, in layers: the numpy reference.
 
-Both functions make the same frame (up to float rounding); the numpy one is the
-readable reference and the fallback when numba is missing, the numba one makes each
-frame in a few image warps' time and can add it straight into a running sum.
+:func:`splat_frame_numpy` is the readable statement of the rules below and the fallback
+when numba is missing; :mod:`blurgen.synth._splat_numba` makes the same frames (up to
+float32 rounding) in compiled kernels, with the work that does not depend on ``t`` done
+once per pair, and is what the interpolator uses.
 
 Inputs (all C-contiguous): ``img0``, ``img1`` ``(H, W, 3)`` float32; ``flow01``,
 ``flow10`` ``(H, W, 2)`` float32 pixels; ``layer0``, ``layer1`` ``(H, W)`` int8, the layer
@@ -27,20 +28,17 @@ the colours splatted in its ``hole x hole`` neighbourhood, else the cross-fade.
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 
 N_LAYERS = 3
-N_CH = 12  # per layer: w, w*rgb | per frame s in (0, 1): w_s, w_s*dx, w_s*dy, w_s*(dx^2 + dy^2)
 EPS = 1e-6
 HOLE = 1e-3
 COHERENT = 1.0  # px^2: largest spread of source positions read with the bicubic kernel (a smooth map: <= 0.5)
 
-try:  # the compiled path; without numba the numpy reference is used
-    import numba
-
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover - exercised only where numba is absent
-    HAVE_NUMBA = False
+# the compiled path (blurgen.synth._splat_numba); without numba the numpy reference is used
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 
 
 def curve_weight(t: float) -> float:
@@ -203,212 +201,3 @@ def _fill_holes(out, acc, img0, img1, t: float, hole: int) -> np.ndarray:
     filled = num_b / np.maximum(den_b, EPS)[..., None]
     fade = (1.0 - t) * img0 + t * img1
     return np.where(holes[..., None], np.where((den_b > HOLE)[..., None], filled, fade), out)
-
-
-# ----------------------------------------------------------------------------- numba kernels
-if HAVE_NUMBA:
-
-    @numba.njit(cache=True, nogil=True)
-    def _splat_side(img, flow, accel, curve, layer, step, weight, side, canvas):  # pragma: no cover - compiled
-        """Splat every pixel ``p`` of ``img`` at ``p + step * flow[p] + curve * accel[p]``."""
-        h, w = img.shape[0], img.shape[1]
-        one = np.float32(1.0)
-        o = 4 + 4 * side
-        for y in range(h):
-            yf = np.float32(y)
-            for x in range(w):
-                xf = np.float32(x)
-                px = xf + step * flow[y, x, 0] + curve * accel[y, x, 0]
-                py = yf + step * flow[y, x, 1] + curve * accel[y, x, 1]
-                if not (px > -1.0 and px < w and py > -1.0 and py < h):
-                    continue
-                x0 = int(px + one) - 1  # floor, as px > -1
-                y0 = int(py + one) - 1
-                fx = px - np.float32(x0)
-                fy = py - np.float32(y0)
-                k = layer[y, x]
-                r = img[y, x, 0]
-                g = img[y, x, 1]
-                b = img[y, x, 2]
-                for dy in range(2):
-                    yy = y0 + dy
-                    if yy < 0 or yy >= h:
-                        continue
-                    wy = fy if dy == 1 else one - fy
-                    ry = yf - np.float32(yy)
-                    for dx in range(2):
-                        xx = x0 + dx
-                        if xx < 0 or xx >= w:
-                            continue
-                        ww = weight * wy * (fx if dx == 1 else one - fx)
-                        rx = xf - np.float32(xx)
-                        c = canvas[k, yy, xx]
-                        c[0] += ww
-                        c[1] += ww * r
-                        c[2] += ww * g
-                        c[3] += ww * b
-                        c[o] += ww
-                        c[o + 1] += ww * rx
-                        c[o + 2] += ww * ry
-                        c[o + 3] += ww * (rx * rx + ry * ry)
-
-    @numba.njit(cache=True, nogil=True)
-    def _cubic(img, x, y, res):  # pragma: no cover - compiled
-        """``img`` read at ``(x, y)`` with Keys' kernel (edges replicated) into ``res[0:3]``."""
-        h, w = img.shape[0], img.shape[1]
-        x0 = int(np.floor(x))
-        y0 = int(np.floor(y))
-        fx = x - x0
-        fy = y - y0
-        # Keys (a = -0.5) weights of the taps at -1, 0, 1, 2 for a fraction f in [0, 1)
-        wx0 = ((-0.5 * fx + 1.0) * fx - 0.5) * fx
-        wx1 = (1.5 * fx - 2.5) * fx * fx + 1.0
-        wx2 = ((-1.5 * fx + 2.0) * fx + 0.5) * fx
-        wx3 = (0.5 * fx - 0.5) * fx * fx
-        wy0 = ((-0.5 * fy + 1.0) * fy - 0.5) * fy
-        wy1 = (1.5 * fy - 2.5) * fy * fy + 1.0
-        wy2 = ((-1.5 * fy + 2.0) * fy + 0.5) * fy
-        wy3 = (0.5 * fy - 0.5) * fy * fy
-        if x0 >= 1 and x0 + 2 < w:
-            xa = x0 - 1
-            xb = x0
-            xc = x0 + 1
-            xd = x0 + 2
-        else:
-            xa = min(max(x0 - 1, 0), w - 1)
-            xb = min(max(x0, 0), w - 1)
-            xc = min(max(x0 + 1, 0), w - 1)
-            xd = min(max(x0 + 2, 0), w - 1)
-        r = 0.0
-        g = 0.0
-        b = 0.0
-        for j in range(4):
-            wy = wy0 if j == 0 else (wy1 if j == 1 else (wy2 if j == 2 else wy3))
-            row = img[min(max(y0 + j - 1, 0), h - 1)]
-            r += wy * (wx0 * row[xa, 0] + wx1 * row[xb, 0] + wx2 * row[xc, 0] + wx3 * row[xd, 0])
-            g += wy * (wx0 * row[xa, 1] + wx1 * row[xb, 1] + wx2 * row[xc, 1] + wx3 * row[xd, 1])
-            b += wy * (wx0 * row[xa, 2] + wx1 * row[xb, 2] + wx2 * row[xc, 2] + wx3 * row[xd, 2])
-        res[0] = r
-        res[1] = g
-        res[2] = b
-
-    @numba.njit(cache=True, nogil=True)
-    def _compose(canvas, img0, img1, t, out, accumulate, hole):  # pragma: no cover - compiled
-        """Composite the layers into ``out`` (or add them to it) and zero ``canvas`` for the next frame."""
-        h, w = img0.shape[0], img0.shape[1]
-        nl = canvas.shape[0]
-        r0 = hole // 2
-        n_holes = 0
-        smp = np.empty(3)
-        for y in range(h):
-            for x in range(w):
-                total = 0.0
-                for k in range(nl):
-                    total += canvas[k, y, x, 0]
-                if total < HOLE:
-                    n_holes += 1
-                    # normalised convolution over the hole x hole neighbourhood
-                    sw = 0.0
-                    s0 = 0.0
-                    s1 = 0.0
-                    s2 = 0.0
-                    for yy in range(max(0, y - r0), min(h, y + r0 + 1)):
-                        for xx in range(max(0, x - r0), min(w, x + r0 + 1)):
-                            for k in range(nl):
-                                sw += canvas[k, yy, xx, 0]
-                                s0 += canvas[k, yy, xx, 1]
-                                s1 += canvas[k, yy, xx, 2]
-                                s2 += canvas[k, yy, xx, 3]
-                    if sw > HOLE:
-                        c0 = s0 / sw
-                        c1 = s1 / sw
-                        c2 = s2 / sw
-                    else:
-                        c0 = (1.0 - t) * img0[y, x, 0] + t * img1[y, x, 0]
-                        c1 = (1.0 - t) * img0[y, x, 1] + t * img1[y, x, 1]
-                        c2 = (1.0 - t) * img0[y, x, 2] + t * img1[y, x, 2]
-                else:
-                    # back to front: each present layer over what is behind it
-                    c0 = 0.0
-                    c1 = 0.0
-                    c2 = 0.0
-                    seen = False
-                    for k in range(nl - 1, -1, -1):
-                        cv = canvas[k, y, x]
-                        d = float(cv[0])
-                        if d <= EPS:
-                            continue
-                        coherent = True
-                        m0 = 0.0
-                        m1 = 0.0
-                        m2 = 0.0
-                        for s in range(2):
-                            o = 4 + 4 * s
-                            ws = float(cv[o])
-                            if ws <= EPS:
-                                continue
-                            mx = cv[o + 1] / ws
-                            my = cv[o + 2] / ws
-                            if cv[o + 3] / ws - mx * mx - my * my > COHERENT:
-                                coherent = False
-                                break
-                            if s == 0:
-                                _cubic(img0, x + mx, y + my, smp)
-                            else:
-                                _cubic(img1, x + mx, y + my, smp)
-                            m0 += ws * smp[0]
-                            m1 += ws * smp[1]
-                            m2 += ws * smp[2]
-                        if coherent:
-                            r = m0 / d
-                            g = m1 / d
-                            b = m2 / d
-                        else:
-                            r = cv[1] / d
-                            g = cv[2] / d
-                            b = cv[3] / d
-                        cover = min(d, 1.0) if seen else 1.0
-                        keep = 1.0 - cover
-                        c0 = cover * r + keep * c0
-                        c1 = cover * g + keep * c1
-                        c2 = cover * b + keep * c2
-                        seen = True
-                if accumulate:
-                    out[y, x, 0] += c0
-                    out[y, x, 1] += c1
-                    out[y, x, 2] += c2
-                else:
-                    out[y, x, 0] = c0
-                    out[y, x, 1] = c1
-                    out[y, x, 2] = c2
-            # rows above y - r0 are read by no later hole: clear them for the next frame
-            done = y - r0 - 1
-            if done >= 0:
-                canvas[:, done] = 0.0
-        for y in range(max(0, h - r0 - 1), h):
-            canvas[:, y] = 0.0
-        return n_holes
-
-
-def splat_frame_numba(img0, img1, flow01, flow10, layer0, layer1, t: float, hole: int = 5, *,
-                      accel0: np.ndarray | None = None, accel1: np.ndarray | None = None,
-                      out: np.ndarray | None = None, accumulate: bool = False,
-                      canvas: np.ndarray | None = None) -> np.ndarray:
-    """Frame at time ``t`` (compiled). With ``accumulate`` it is added into ``out``.
-
-    canvas: an optional ``(N_LAYERS, H, W, N_CH)`` float32 scratch buffer of zeros to
-    reuse (the call leaves it zeroed again).
-    """
-    h, w = img0.shape[:2]
-    if canvas is None:
-        canvas = np.zeros((N_LAYERS, h, w, N_CH), np.float32)
-    if out is None:
-        out = np.zeros((h, w, 3), np.float32)
-        accumulate = False
-    curve = np.float32(curve_weight(t))
-    a0 = accel0 if accel0 is not None else np.zeros_like(flow01)
-    a1 = accel1 if accel1 is not None else np.zeros_like(flow10)
-    _splat_side(img0, flow01, a0, curve, layer0, np.float32(t), np.float32(1.0 - t), 0, canvas)
-    _splat_side(img1, flow10, a1, curve, layer1, np.float32(1.0 - t), np.float32(t), 1, canvas)
-    _compose(canvas, img0, img1, float(t), out, accumulate, int(hole))
-    return out

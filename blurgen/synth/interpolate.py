@@ -128,6 +128,11 @@ class FlowGuidedInterpolator:
         """Frames at ``times``. accel0, accel1: optional ``(H, W, 2)`` accelerations of
         frame 0's and frame 1's pixels (:func:`accelerations`); with them the splatted
         paths are parabolas instead of lines (``method="splat"`` only)."""
+        pair = self._compiled_pair(img0, img1, flow01, flow10, accel0, accel1)
+        if pair is not None:
+            for t in times:
+                yield pair.frame(float(t))
+            return
         a, b = _as_float_image(img0), _as_float_image(img1)
         f01 = _as_flow(flow01, a.shape[:2])
         f10 = _as_flow(flow10, a.shape[:2])
@@ -141,13 +146,9 @@ class FlowGuidedInterpolator:
 
     def sum_frames(self, img0, img1, flow01, flow10, times: Iterable[float], *,
                    accel0: np.ndarray | None = None, accel1: np.ndarray | None = None) -> np.ndarray:
-        from blurgen.synth import _splat
-
-        if self.method == "splat" and self.compiled and _splat.HAVE_NUMBA:
-            a, b = _as_float_image(img0), _as_float_image(img1)
-            f01 = _as_flow(flow01, a.shape[:2])
-            f10 = _as_flow(flow10, a.shape[:2])
-            return self._splat_sum(a, b, f01, f10, [float(t) for t in times], *self._accels(a, accel0, accel1))
+        pair = self._compiled_pair(img0, img1, flow01, flow10, accel0, accel1)
+        if pair is not None:
+            return pair.sum([float(t) for t in times])
         acc = None
         for fr in self.frames(img0, img1, flow01, flow10, times, accel0=accel0, accel1=accel1):
             if acc is None:
@@ -158,7 +159,7 @@ class FlowGuidedInterpolator:
             return np.zeros(np.asarray(img0).shape, np.float32)
         return acc
 
-    # -- forward splatting (blurgen.synth._splat)
+    # -- forward splatting (blurgen.synth._splat, blurgen.synth._splat_numba)
     def _layers(self, f01, f10, c0, c1):
         """Layer of every source pixel: 0 occluder, 1 seen in both frames, 2 hidden at the other end."""
         vis0, vis1 = c0 >= 0.5, c1 >= 0.5
@@ -174,32 +175,35 @@ class FlowGuidedInterpolator:
         a1 = np.zeros((*shape, 2), np.float32) if accel1 is None else _as_flow(accel1, shape)
         return a0, a1
 
-    def _splat_frames(self, a, b, f01, f10, c0, c1, times, a0, a1):
+    def _compiled_pair(self, img0, img1, flow01, flow10, accel0, accel1):
+        """The pair set up for the compiled splat (consistency, layers and everything else
+        that does not depend on t: :class:`blurgen.synth._splat_numba.SplatPair`), or None
+        for the numpy reference and the slomo method."""
         from blurgen.synth import _splat
 
-        layer0, layer1 = self._layers(f01, f10, c0, c1)
-        if _splat.HAVE_NUMBA and self.compiled:
-            canvas = np.zeros((_splat.N_LAYERS, *a.shape[:2], _splat.N_CH), np.float32)
-            for t in times:
-                yield _splat.splat_frame_numba(a, b, f01, f10, layer0, layer1, t, self.hole_fill,
-                                               accel0=a0, accel1=a1, canvas=canvas)
-        else:
-            for t in times:
-                yield _splat.splat_frame_numpy(a, b, f01, f10, layer0, layer1, t, self.hole_fill,
-                                               accel0=a0, accel1=a1)
+        if self.method != "splat" or not (self.compiled and _splat.HAVE_NUMBA):
+            return None
+        from blurgen.synth._splat_numba import SplatPair
 
-    def _splat_sum(self, a, b, f01, f10, times, a0, a1):
-        from blurgen.synth import _splat
-
+        a, b = _as_float_image(img0), _as_float_image(img1)
+        shape = a.shape[:2]
+        f01 = _as_flow(flow01, shape)
+        f10 = _as_flow(flow10, shape)
         c0 = consistency(f01, f10, tol=self.tol, rel=self.rel, floor=self.floor)
         c1 = consistency(f10, f01, tol=self.tol, rel=self.rel, floor=self.floor)
         layer0, layer1 = self._layers(f01, f10, c0, c1)
-        acc = np.zeros(a.shape, np.float32)
-        canvas = np.zeros((_splat.N_LAYERS, *a.shape[:2], _splat.N_CH), np.float32)
+        a0 = None if accel0 is None else _as_flow(accel0, shape)
+        a1 = None if accel1 is None else _as_flow(accel1, shape)
+        return SplatPair(a, b, f01, f10, layer0, layer1, a0, a1, hole=self.hole_fill)
+
+    def _splat_frames(self, a, b, f01, f10, c0, c1, times, a0, a1):
+        """Frames of the numpy reference (:func:`blurgen.synth._splat.splat_frame_numpy`)."""
+        from blurgen.synth import _splat
+
+        layer0, layer1 = self._layers(f01, f10, c0, c1)
         for t in times:
-            _splat.splat_frame_numba(a, b, f01, f10, layer0, layer1, t, self.hole_fill,
-                                     accel0=a0, accel1=a1, out=acc, accumulate=True, canvas=canvas)
-        return acc
+            yield _splat.splat_frame_numpy(a, b, f01, f10, layer0, layer1, t, self.hole_fill,
+                                           accel0=a0, accel1=a1)
 
     # -- Super-SloMo's intermediate-flow equations
     def _slomo_frames(self, a, b, f01, f10, c0, c1, times):

@@ -74,13 +74,14 @@ def _land(mask: np.ndarray, flow: np.ndarray) -> np.ndarray:
 def _pull(mask_b: np.ndarray, flow_ab: np.ndarray) -> np.ndarray:
     """``mask_b`` read at each pixel's nearest target ``p + flow_ab[p]`` (False outside)."""
     h, w = mask_b.shape
+    if not mask_b.any():
+        return np.zeros((h, w), bool)
     gx, gy = pixel_grid(h, w)
-    tx = np.rint(gx + flow_ab[..., 0]).astype(np.int64)
-    ty = np.rint(gy + flow_ab[..., 1]).astype(np.int64)
+    tx = np.rint(gx + flow_ab[..., 0])
+    ty = np.rint(gy + flow_ab[..., 1])
     ok = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
-    out = np.zeros((h, w), bool)
-    out[ok] = mask_b[ty[ok], tx[ok]]
-    return out
+    idx = np.clip(ty, 0, h - 1).astype(np.int32) * w + np.clip(tx, 0, w - 1).astype(np.int32)
+    return mask_b.ravel()[idx] & ok
 
 
 def flow_regions(flow: np.ndarray, *, tol: float = 1.0, rel: float = 0.05) -> np.ndarray:
@@ -96,19 +97,18 @@ def flow_regions(flow: np.ndarray, *, tol: float = 1.0, rel: float = 0.05) -> np
 
     h, w = flow.shape[:2]
     f = np.asarray(flow, np.float32)
-    mag = np.sqrt(f[..., 0] * f[..., 0] + f[..., 1] * f[..., 1])
+    u, v = np.ascontiguousarray(f[..., 0]), np.ascontiguousarray(f[..., 1])
+    mag = np.sqrt(u * u + v * v)
     edge = np.zeros((h, w), bool)
     # horizontal and vertical neighbour pairs whose flows jump
-    d = f[:, 1:] - f[:, :-1]
-    thr = tol + rel * np.maximum(mag[:, 1:], mag[:, :-1])
-    jump = d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1] > thr * thr
-    edge[:, 1:] |= jump
-    edge[:, :-1] |= jump
-    d = f[1:] - f[:-1]
-    thr = tol + rel * np.maximum(mag[1:], mag[:-1])
-    jump = d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1] > thr * thr
-    edge[1:] |= jump
-    edge[:-1] |= jump
+    for a, b in (((slice(None), slice(1, None)), (slice(None), slice(None, -1))),
+                 ((slice(1, None), slice(None)), (slice(None, -1), slice(None)))):
+        du = u[a] - u[b]
+        dv = v[a] - v[b]
+        thr = tol + rel * np.maximum(mag[a], mag[b])
+        jump = du * du + dv * dv > thr * thr
+        edge[a] |= jump
+        edge[b] |= jump
     labels, n = ndimage.label(~edge)
     ys, xs = np.nonzero(edge)
     if len(ys):
@@ -156,8 +156,8 @@ def occluders(flow01: np.ndarray, flow10: np.ndarray, vis0: np.ndarray, vis1: np
         if front.any() and share <= 1.0:
             labels = flow_regions(flow).ravel()
             n = labels.max() + 1
-            hits = np.bincount(labels, weights=front.ravel(), minlength=n)
-            size = np.bincount(labels, weights=vis.ravel(), minlength=n)
+            hits = np.bincount(labels[front.ravel()], minlength=n)
+            size = np.bincount(labels[vis.ravel()], minlength=n)
             grow = hits >= share * np.maximum(size, 1)
             front = front | (vis & grow[labels].reshape(front.shape))
         out.append(front)
