@@ -250,6 +250,42 @@ def run_workers(job, tasks, workers: int, out: Path, compression: str) -> tuple[
     return wall, statistics.mean(decode)
 
 
+def flow_row(build, flow: str, root: Path, tmp: Path, workers: list[int], args) -> tuple[str, ...]:
+    """One row of the first table: the stage costs of ``flow``'s samples in one process, then
+    whole runs with each worker count (the fastest of ``args.repeats``), and the bound."""
+    params = {"source": "gopro", "flow_model": flow, "valid_bwd": True}
+    if flow not in ("none", "dis", "dis-fast", "farneback", "zero"):
+        params.update(flow_ckpt="random", device="cpu")
+    job = build(params, root)
+    n = args.samples if flow in ("none", "dis", "dis-fast", "farneback") else args.ptlflow_samples
+    tasks = sorted(job.tasks(), key=lambda t: t.key)[:n]
+    if not tasks:
+        raise SystemExit(f"no windows under {root}")
+    job.make_timed(tasks[0])  # warm up: page cache, lazy imports, model load
+    st = stage_costs(job, tasks, tmp, args.compression, args.repeats)
+    dec = st.pop("decode only")
+    total = sum(v for k, v in st.items() if k != "serial")
+    best: dict[int, tuple[float, float]] = {}
+    for k in workers:
+        run_workers(job, tasks[:2 * k], k, tmp / "warm.h5", args.compression)  # start workers, imports
+    for _ in range(args.repeats):  # the worker counts in turn, the fastest run of each kept
+        for k in workers:
+            r = run_workers(job, tasks, k, tmp / f"run-{k}.h5", args.compression)
+            best[k] = min(best.get(k, r), r, key=lambda x: x[0])
+    per = {k: best[k][0] / len(tasks) for k in workers}
+    k1, k2 = workers[0], workers[-1]
+    # Bound from the stage costs: the work runs on k cores at best, except the part of the
+    # write that waits for the last sample (serial)
+    par_work = total - st["serial"]
+    bound = ((par_work / k1 + st["serial"]) / (par_work / k2 + st["serial"])) if k2 > k1 else 1.0
+    return (flow if flow == "none" or flow.startswith("dis") else f"{flow} (random w.)", str(len(tasks)),
+            *(f"{st[k]:.0f} ms" for k in ("decode", "average", "flow")),
+            f"{st['write']:.0f} ms ({st['serial']:.0f})",
+            f"{total:.0f} ms", f"{dec:.0f} ms", f"{total / dec:.2f}",
+            *(f"{per[k]:.3f}" for k in workers), f"{per[k1] / per[k2]:.2f}x", f"{bound:.1f}x",
+            " / ".join(f"{1000 * best[k][1]:.0f}" for k in workers))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=Path, default=None, help="GoPro tree of 1280x720 frames (else synthesized)")
@@ -288,39 +324,7 @@ def main() -> None:
         header += ("speed-up", "bound", "decode in workers ms (" + " / ".join(map(str, workers)) + ")")
         rows = []
         for flow in args.flows.split(","):
-            params = {"source": "gopro", "flow_model": flow, "valid_bwd": True}
-            if flow not in ("none", "dis", "dis-fast", "farneback", "zero"):
-                params.update(flow_ckpt="random", device="cpu")
-            job = build(params, root)
-            n = args.samples if flow in ("none", "dis", "dis-fast", "farneback") else args.ptlflow_samples
-            tasks = sorted(job.tasks(), key=lambda t: t.key)[:n]
-            if not tasks:
-                raise SystemExit(f"no windows under {root}")
-            job.make_timed(tasks[0])  # warm up: page cache, lazy imports, model load
-            st = stage_costs(job, tasks, tmp, args.compression, args.repeats)
-            dec = st.pop("decode only")
-            total = sum(v for k, v in st.items() if k != "serial")
-            best: dict[int, tuple[float, float]] = {}
-            for k in workers:
-                run_workers(job, tasks[:2 * k], k, tmp / "warm.h5", args.compression)  # start workers, imports
-            for _ in range(args.repeats):  # the worker counts in turn, the fastest run of each kept
-                for k in workers:
-                    r = run_workers(job, tasks, k, tmp / f"run-{k}.h5", args.compression)
-                    best[k] = min(best.get(k, r), r, key=lambda x: x[0])
-            per = {k: best[k][0] / len(tasks) for k in workers}
-            dec_in = {k: best[k][1] for k in workers}
-            k1, k2 = workers[0], workers[-1]
-            speed = per[k1] / per[k2]
-            # Bound from the stage costs: the work runs on k cores at best, except the part
-            # of the write that waits for the last sample (serial)
-            par_work = total - st["serial"]
-            bound = ((par_work / k1 + st["serial"]) / (par_work / k2 + st["serial"])) if k2 > k1 else 1.0
-            rows.append((flow if flow == "none" or flow.startswith("dis") else f"{flow} (random w.)", str(len(tasks)),
-                         *(f"{st[k]:.0f} ms" for k in ("decode", "average", "flow")),
-                         f"{st['write']:.0f} ms ({st['serial']:.0f})",
-                         f"{total:.0f} ms", f"{dec:.0f} ms", f"{total / dec:.2f}",
-                         *(f"{per[k]:.3f}" for k in workers), f"{speed:.2f}x", f"{bound:.1f}x",
-                         " / ".join(f"{1000 * dec_in[k]:.0f}" for k in workers)))
+            rows.append(flow_row(build, flow, root, tmp, workers, args))
             print("  done:", rows[-1][0], file=sys.stderr)
         print_table(header, rows)
         if args.video_gops:
