@@ -258,6 +258,36 @@ class KillReport:
     seconds: float = 0.0
 
 
+# A shard's temporary file lives a few milliseconds (its chunks are compressed ahead), too
+# short for a poll to find it reliably. For a moment ``mid_write`` the child runs with
+# blurgen.utils.atomic_path wrapped to wait between the temporary shard's last byte and its
+# rename: the state a kill in the middle of a write leaves, held long enough to kill in.
+_PAUSE_BOOT = """
+import contextlib, runpy, sys, time
+import blurgen.utils as u
+module, pause = sys.argv.pop(1), float(sys.argv.pop(1))
+_atomic = u.atomic_path
+@contextlib.contextmanager
+def atomic_path(path, *a, **k):
+    with _atomic(path, *a, **k) as tmp:
+        yield tmp
+        if str(path).endswith(".h5"):
+            time.sleep(pause)
+u.atomic_path = atomic_path
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+
+def start_for(argv: list, m: Moment, log_dir: Path, pause: float = 0.5) -> Child:
+    """Start ``argv`` (``python -m MODULE ...``) for a kill at ``m``: with the pause before
+    each shard's rename when ``m.mid_write`` (see ``_PAUSE_BOOT``)."""
+    argv = list(map(str, argv))
+    if m.mid_write:
+        assert argv[1] == "-m", argv
+        argv = [argv[0], "-c", _PAUSE_BOOT, argv[2], str(pause), *argv[3:]]
+    return Child(argv, log_dir)
+
+
 def kill_at(child: Child, out: Path, m: Moment, sig: int = signal.SIGKILL, group: bool = True,
             timeout: float = 120) -> KillReport:
     """Wait for moment ``m`` of ``child``'s run into ``out``, then send ``sig``."""

@@ -14,7 +14,7 @@ import zlib
 import pytest
 
 from .cases import CASES
-from .harness import Child, intact_against, kill_at, leftovers, load_manifest, fingerprint, moments, run, run_cli
+from .harness import intact_against, kill_at, leftovers, load_manifest, fingerprint, moments, run, run_cli, start_for
 
 N_MOMENTS = 10
 SLOW = pytest.mark.slow(reason="the full set of 10 kill moments per command takes minutes on 2 cores")
@@ -39,7 +39,7 @@ def test_sigkill_then_resume(case_name, i, tmp_path, reference, reliability):
     workers = ["--workers", "2"] if i == 6 else []
     argv = case.argv(out, ref["sample"], *workers)
 
-    child = Child(argv, tmp_path / "killed")
+    child = start_for(argv, m, tmp_path / "killed")
     rep = kill_at(child, out, m, signal.SIGKILL, group=True)
     child.wait(60)
     assert rep.killed, f"the run ended before moment {m} ({rep.shards_at_kill} shards); moments need a longer run"
@@ -77,7 +77,7 @@ def test_kill_during_resume_chain(case_name, tmp_path, reference, reliability):
     row = reliability.row("kill", "SIGKILL four times in a row, each during the --resume of the last", case.label)
     at = []
     for j, m in enumerate(moments(seed, 4, ref["shards"], ref["shard_seconds"])):
-        child = Child(argv + (["--resume"] if j else []), tmp_path / f"k{j}")
+        child = start_for(argv + (["--resume"] if j else []), m, tmp_path / f"k{j}")
         rep = kill_at(child, out, m, signal.SIGKILL, group=True)
         child.wait(60)
         assert intact_against(out, ref["print"]) == []
