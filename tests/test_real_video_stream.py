@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 import blurgen.jobs.real as real_job
+import blurgen.jobs.real_stream as real_stream
 from blurgen.errors import InputError
-from blurgen.jobs.real import GROUP_MAX, GROUP_MIN, build
+from blurgen.jobs.base import Task
+from blurgen.jobs.real import build
 from blurgen.pipeline import loop, run, waiting
 from blurgen.sources.video import frame_times, read_window
 from real_helpers import encode_video, moving_frames, truncate
@@ -37,10 +39,21 @@ def stable(man):
     return {"skipped": skipped, **{k: man[k] for k in ("shards", "samples", "plan")}}
 
 
+# Groups of 6..12 windows in these tests, so that the small clips below make several.
+SMALL_MIN, SMALL_MAX = 6, 12
+
+
+@pytest.fixture(autouse=True)
+def small_groups(monkeypatch):
+    monkeypatch.setattr(real_stream, "GROUP_MIN", SMALL_MIN)
+    monkeypatch.setattr(real_stream, "GROUP_MAX", SMALL_MAX)
+
+
 @pytest.fixture
 def videos(tmp_path_factory):
-    """A folder with a long clip (B-frames, GOP 30: several stream groups), a short one (too
-    few windows for a stream) and one cut (the window that reaches the cut fails to decode)."""
+    """A folder with a long clip (B-frames, GOP 30, 42 windows: several stream groups), a
+    short one (5 windows: too few for a stream) and one cut (the window that reaches the
+    cut fails to decode)."""
     d = tmp_path_factory.mktemp("videos")
     encode_video(d / "long.mp4", moving_frames(300, 24, 40, dx=2), gop=30, bframes=2, extra=("-movflags", "+faststart"))
     encode_video(d / "short.mp4", moving_frames(40, 24, 40, seed=3), gop=12)
@@ -89,7 +102,7 @@ def test_stream_groups_give_the_bytes_of_a_seek_per_window(videos, tmp_path, mon
     # where its video has too few windows for a stream
     short = sorted(("short.mp4", int(s["key"].rsplit("/", 1)[1])) for s in seeked["samples"]
                    if s["key"].startswith("video/short/"))
-    assert len(short) < GROUP_MIN and streamed_seeks == sorted(failed + short)
+    assert len(short) < SMALL_MIN and streamed_seeks == sorted(failed + short)
     assert shard_bytes(tmp_path / "stream") == shard_bytes(tmp_path / "seek")
     assert stable(streamed) == stable(seeked)
     assert any(s["reason"].startswith("video truncated") for s in streamed["skipped"])
@@ -133,17 +146,18 @@ def test_groups_follow_keyframes_and_leave_sparse_windows_alone(videos):
     job = build({"source": "video", "flow_model": "dis"}, videos)
     tasks = [t for t in job.tasks() if t.payload["video"] == "long.mp4"]
     groups = sorted(job.groups(tasks), key=lambda g: tasks[g[0]].payload["frames"][0])
-    assert len(groups) >= 3 and sorted(i for g in groups for i in g) == list(range(len(tasks)))
+    assert sorted(i for g in groups for i in g) == list(range(len(tasks)))
+    assert len(groups) >= 3 and len(groups) <= -(-len(tasks) // SMALL_MAX) + 1
     keyframes = frame_times(videos / "long.mp4").keyframes
     assert keyframes[:3] == (0, 30, 60)
     for g in groups:
         firsts = [tasks[i].payload["frames"][0] for i in g]
         assert firsts == list(range(firsts[0], firsts[0] + 7 * len(g), 7))  # consecutive windows
-        assert len(g) <= GROUP_MAX
-    for g in groups[1:]:  # each later group starts at the first window after a keyframe
+        assert len(g) <= SMALL_MAX
+    for g in groups[1:]:  # each later group starts at a window just after a keyframe
         first = tasks[g[0]].payload["frames"][0]
         assert any(first - 7 < k <= first for k in keyframes)
-    assert all(len(g) >= GROUP_MIN for g in groups[:-1])
+    assert all(len(g) >= SMALL_MIN for g in groups[:-1])
     # every third window (a sparse subset, as --limit leaves): no window has a neighbour
     assert [len(g) for g in job.groups(tasks[::3])] == [1] * len(tasks[::3])
     # planned order is not the video's: groups come in the order of their first planned task
@@ -152,6 +166,31 @@ def test_groups_follow_keyframes_and_leave_sparse_windows_alone(videos):
     assert firsts == sorted(firsts) and firsts[0] == 0
     frames_job = build({"source": "frames", "flow_model": "dis"}, videos)
     assert frames_job.groups([]) is None
+
+
+def _windows(n: int, key_every: int | None) -> list[Task]:
+    """n consecutive 7-frame windows of one video; after_key on every key_every-th."""
+    return [Task(f"v/{j}", "train", (8, 8), {"video": "v.mp4", "frames": [7 * j, 7 * j + 6],
+                                             "after_key": bool(key_every) and j % key_every == 0})
+            for j in range(n)]
+
+
+def test_a_run_is_cut_into_equal_groups_at_keyframes(monkeypatch):
+    """The rule of jobs.real_stream._cut with the real sizes (16..48 windows): the fewest
+    groups of at most 48, of equal shares, each cut moved to the nearest window just after
+    a keyframe that leaves 16..48 windows before it."""
+    monkeypatch.setattr(real_stream, "GROUP_MIN", 16)
+    monkeypatch.setattr(real_stream, "GROUP_MAX", 48)
+
+    def sizes(tasks):
+        return [len(g) for g in real_stream.stream_groups(tasks)]
+
+    assert sizes(_windows(48, None)) == [48]  # one decoder start for a run that fits
+    assert sizes(_windows(100, None)) == [34, 33, 33]  # no keyframe: 3 equal shares, cut mid-GOP
+    # a keyframe every 10 windows: shares of 34 -> the key at 30; 70 left, shares of 35 ->
+    # 65 lies between the keys at 60 and 70, the first is taken; 40 left fit one group
+    assert sizes(_windows(100, 10)) == [30, 30, 40]
+    assert sizes(_windows(15, 5)) == [1] * 15  # shorter than GROUP_MIN: a seek each
 
 
 def test_a_resumed_stream_run_gives_the_same_dataset(videos, tmp_path):
