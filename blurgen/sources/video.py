@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import bisect
 import os
+import queue
 import re
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,9 @@ LAYOUT = "a video file, or a folder of video files (" + " ".join(VIDEO_EXTS[:6])
 # Presentation times of the returned frames must match the expected ones to this tolerance
 # (seconds), and to a quarter of the shortest frame interval.
 TIME_TOL = 1e-3
+# How far a stream group's decoding may run ahead of the worker (FrameReadAhead): a few
+# windows of 1280x720 frames, at least two frames of any size.
+READ_AHEAD_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -268,6 +273,49 @@ def time_tolerance(times: FrameTimes) -> float:
     return min(TIME_TOL, float(steps.min()) / 4) if len(steps) and steps.min() > 0 else TIME_TOL
 
 
+class FrameReadAhead:
+    """Frames read from an ffmpeg pipe by a thread, up to READ_AHEAD_BYTES ahead of the
+    consumer: ffmpeg decodes the next frames while the worker averages and estimates flow
+    (a pipe holds a fraction of a frame, so without it ffmpeg stops until the next read,
+    and its decoding threads start cold). ``next()`` gives each frame's bytes in order, or
+    None once the pipe gave fewer than ``frame_bytes`` (an error, the end); ``stop()``
+    after the process is killed ends the thread."""
+
+    def __init__(self, pipe, frame_bytes: int, n_frames: int):
+        self._pipe, self._size, self._left = pipe, frame_bytes, n_frames
+        self._queue: queue.Queue = queue.Queue(maxsize=max(2, READ_AHEAD_BYTES // max(frame_bytes, 1)))
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="blurgen-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while self._left > 0 and not self._stopping.is_set():
+            buf, got = read_frame_bytes(self._pipe, self._size)
+            self._left -= 1
+            self._put(buf if got == self._size else None)
+            if got < self._size:
+                return
+        self._put(None)
+
+    def _put(self, item) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def next(self) -> bytearray | None:
+        item = self._queue.get()
+        if item is None:
+            self._queue.put(None)  # every later call ends too
+        return item
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+
 class WindowStream:
     """Consecutive windows of one video from one ffmpeg call: a seek to the first frame
     (``seek``: :meth:`FrameTimes.seek_position`), then ``n_frames`` frames in order, each
@@ -291,6 +339,7 @@ class WindowStream:
         with decoding(self.path, f"frames {first}..{first + n_frames - 1}"):
             self._proc = subprocess.Popen(_seek_command(self.path, seek, n_frames), stdin=subprocess.DEVNULL,
                                           stdout=subprocess.PIPE, stderr=self._log, bufsize=0)
+        self._ahead = FrameReadAhead(self._proc.stdout, size[0] * size[1] * 3, n_frames)
 
     def __enter__(self) -> WindowStream:
         return self
@@ -305,8 +354,8 @@ class WindowStream:
         h, w = self.size
         frames = []
         for _ in range(count):
-            buf, got = read_frame_bytes(self._proc.stdout, h * w * 3)
-            if got < h * w * 3:
+            buf = self._ahead.next()
+            if buf is None:
                 self.close()
                 return None
             frames.append(np.frombuffer(buf, np.uint8).reshape(h, w, 3))
@@ -342,6 +391,7 @@ class WindowStream:
         if self._proc is not None:
             if self._proc.poll() is None:
                 self._proc.kill()
+            self._ahead.stop()
             self._proc.wait()
             self._proc.stdout.close()
             self._proc = None

@@ -1,5 +1,9 @@
 """Video source: listing, frame times from the container, exact windows by seeking."""
 
+import subprocess
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -117,3 +121,41 @@ def test_window_stream_gives_the_windows_of_a_seek_and_refuses_what_it_cannot(tm
         assert s.window(28, 7, times(28), tol) is None  # closed after a refusal
     with WindowStream(path, 7, 14, (16, 24), ft.seek_position(7)) as s:
         assert s.window(7, 7, [t + 1 / 240 for t in times(7)], tol) is None  # other frames than expected
+
+
+def _cat(path):
+    return subprocess.Popen(["cat", str(path)], stdout=subprocess.PIPE, bufsize=0)
+
+
+def test_read_ahead_gives_whole_frames_in_order_then_none(tmp_path):
+    from blurgen.sources.video import FrameReadAhead
+
+    data = np.random.default_rng(0).integers(0, 256, 3 * 1000 + 400, dtype=np.uint8).tobytes()
+    (tmp_path / "pipe.bin").write_bytes(data)
+    proc = _cat(tmp_path / "pipe.bin")
+    ahead = FrameReadAhead(proc.stdout, 1000, 5)
+    assert [bytes(ahead.next()) for _ in range(3)] == [data[i * 1000:(i + 1) * 1000] for i in range(3)]
+    assert ahead.next() is None and ahead.next() is None  # a short frame ends it, for good
+    proc.wait()
+    ahead.stop()
+    proc.stdout.close()
+
+
+def test_read_ahead_stops_while_its_queue_is_full_and_ffmpeg_runs(monkeypatch):
+    import blurgen.sources.video as video
+
+    monkeypatch.setattr(video, "READ_AHEAD_BYTES", 2000)  # two frames ahead
+    proc = _cat("/dev/zero")  # an endless producer
+    ahead = video.FrameReadAhead(proc.stdout, 1000, 10 ** 9)
+    assert bytes(ahead.next()) == bytes(1000)
+    deadline = time.monotonic() + 10
+    while not ahead._queue.full() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ahead._queue.full() and ahead._queue.qsize() == 2  # bounded: it waits for the consumer
+    proc.kill()
+    stopper = threading.Thread(target=ahead.stop)
+    stopper.start()
+    stopper.join(10)
+    assert not stopper.is_alive() and not ahead._thread.is_alive()
+    proc.wait()
+    proc.stdout.close()
