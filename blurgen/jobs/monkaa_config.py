@@ -6,11 +6,11 @@ recipe's ``[monkaa]`` section and the command-line flags resolve into it, once
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from blurgen.errors import ConfigError
-from blurgen.jobs._params import config_from_params
+from blurgen.jobs._params import config_from_params, params_of, quality_off_by_default
 from blurgen.quality import calibration as calib
 from blurgen.sources import monkaa as src
 from blurgen.synth.interpolate import INTERPOLATORS, FlowGuidedInterpolator
@@ -111,17 +111,11 @@ class MonkaaConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "MonkaaConfig":
 
-        if "quality" not in params:  # before the quality estimates existed, or --no-quality
-            params = {**params, "quality": False}
-        return config_from_params(cls, params, "synth-monkaa")
+        return config_from_params(cls, quality_off_by_default(params), "synth-monkaa")
 
     def to_params(self) -> dict[str, Any]:
-        """The JSON params; without ``quality`` and ``calibration`` when quality is off (so
-        such a run records what blurgen recorded before the estimates existed)."""
-        params = asdict(self)
-        if not self.quality:
-            del params["quality"], params["calibration"]
-        return params
+        """The JSON params (:func:`blurgen.jobs._params.params_of`)."""
+        return params_of(self)
 
     @property
     def quality_key(self) -> str:

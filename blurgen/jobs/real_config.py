@@ -5,13 +5,13 @@ recipe's ``[real]`` section and the command-line flags resolve into it, once
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from blurgen import flow
 from blurgen.errors import ConfigError
-from blurgen.jobs._params import config_from_params
+from blurgen.jobs._params import config_from_params, params_of, quality_off_by_default
 from blurgen.quality import calibration as calib
 from blurgen.sources.splits import find_split_file, read_split_file
 from blurgen.sources.windows import check_window
@@ -116,17 +116,11 @@ class RealConfig:
             raise ConfigError("the real job needs a source (--source gopro|nfs|video|frames)")
         if "valid_bwd" not in params:  # a manifest from before the backward mask existed
             params = {**params, "valid_bwd": False}
-        if "quality" not in params:  # before the quality estimates existed, or --no-quality
-            params = {**params, "quality": False}
-        return config_from_params(cls, params, "real-job")
+        return config_from_params(cls, quality_off_by_default(params), "real-job")
 
     def to_params(self) -> dict[str, Any]:
-        """The JSON params; without ``quality`` and ``calibration`` when quality is off (so
-        such a run records what blurgen recorded before the estimates existed)."""
-        params = asdict(self)
-        if not self.quality:
-            del params["quality"], params["calibration"]
-        return params
+        """The JSON params (:func:`blurgen.jobs._params.params_of`)."""
+        return params_of(self)
 
 
 def label_calibration(config: RealConfig, labels: list[str]) -> dict[str, Any]:
