@@ -234,15 +234,22 @@ def _splat_one(canvas, mask, touched, P, k, o, y, x, x0, y0, A0, B0, A1, B1, h):
             if X < 0 or X >= w:
                 continue
             ww = (B1 if dx else A1) if dy else (B0 if dx else A0)
-            rx = np.float32(x - X)
-            canvas[k, o, slot, X] += ww
-            canvas[k, o + 1, slot, X] += ww * rx
-            canvas[k, o + 2, slot, X] += ww * ry
-            canvas[k, o + 3, slot, X] += ww * (rx * rx + ry * ry)
-            canvas[k, RGB, slot, X] += ww * r
-            canvas[k, RGB + 1, slot, X] += ww * g
-            canvas[k, RGB + 2, slot, X] += ww * b
-            mask[slot, X] |= bit
+            _corner(canvas, mask, k, o, slot, X, ww, np.float32(x - X), ry, r, g, b, bit)
+
+
+@inline
+def _corner(canvas, mask, k, o, slot, X, w, rx, ry, r, g, b, bit):  # pragma: no cover - compiled
+    """One corner of weight ``w`` at target ``X`` of ring slot ``slot`` (layer ``k``, the
+    side's channels from ``o``): its moments (``rx``, ``ry``: source minus target) and its
+    colour ``r, g, b``."""
+    canvas[k, o, slot, X] += w
+    canvas[k, o + 1, slot, X] += w * rx
+    canvas[k, o + 2, slot, X] += w * ry
+    canvas[k, o + 3, slot, X] += w * (rx * rx + ry * ry)
+    canvas[k, RGB, slot, X] += w * r
+    canvas[k, RGB + 1, slot, X] += w * g
+    canvas[k, RGB + 2, slot, X] += w * b
+    mask[slot, X] |= bit
 
 
 @jit
@@ -268,16 +275,7 @@ def _run_row(canvas, mask, P, k, o, y, Y, slot, xa, xb, ix, A, B):  # pragma: no
     pg = P[1, y + PAD]
     pb = P[2, y + PAD]
     # the first target has only the left corner of source xa
-    X = xa + ix
-    wl = A[xa]
-    c0[X] += wl
-    c1[X] += wl * rxl
-    c2[X] += wl * ry
-    c3[X] += wl * ql
-    cr[X] += wl * pr[xa + PAD]
-    cg[X] += wl * pg[xa + PAD]
-    cb[X] += wl * pb[xa + PAD]
-    m[X] |= bit
+    _corner(canvas, mask, k, o, slot, xa + ix, A[xa], rxl, ry, pr[xa + PAD], pg[xa + PAD], pb[xa + PAD], bit)
     # the others have the left corner of source s and the right corner of source s - 1
     s0 = u(xa)
     t0 = u(xa + ix)
@@ -297,14 +295,5 @@ def _run_row(canvas, mask, P, k, o, y, Y, slot, xa, xb, ix, A, B):  # pragma: no
         cb[T] += wl * pb[s + u(PAD)] + wr * pb[s + u(PAD - 1)]
         m[T] |= bit
     # the last target has only the right corner of source xb - 1
-    X = xb + ix
     s = xb - 1
-    wr = B[s]
-    c0[X] += wr
-    c1[X] += wr * rxr
-    c2[X] += wr * ry
-    c3[X] += wr * qr
-    cr[X] += wr * pr[s + PAD]
-    cg[X] += wr * pg[s + PAD]
-    cb[X] += wr * pb[s + PAD]
-    m[X] |= bit
+    _corner(canvas, mask, k, o, slot, xb + ix, B[s], rxr, ry, pr[s + PAD], pg[s + PAD], pb[s + PAD], bit)
