@@ -54,13 +54,20 @@ def test_add_registry_name_checks_the_digest(zroot, tmp_path):
     assert not (zroot / "weights" / "pwcdcnet-things-cc223701.ckpt").exists()
 
 
-def test_add_matching_registry_file_is_found(zroot, tmp_path):
+def _prefix_entry(zroot, tmp_path, n: int):
+    """A checkpoint file and a registry entry ``m`` that knows only its sha256 prefix;
+    returns (file, full sha256)."""
     f = tmp_path / "w.ckpt"
-    torch.save({"state_dict": {"w": torch.arange(4.0)}}, f)
+    torch.save({"state_dict": {"w": torch.arange(float(n))}}, f)
     digest = hashlib.sha256(f.read_bytes()).hexdigest()
     (zroot / "registry.toml").write_text(
         '[[checkpoint]]\nname = "m"\nkind = "ptlflow"\nfile = "m.ckpt"\n'
         f'sha256_prefix = "{digest[:8]}"\nsource = "here"\nlicence = "x"\n')
+    return f, digest
+
+
+def test_add_matching_registry_file_is_found(zroot, tmp_path):
+    f, digest = _prefix_entry(zroot, tmp_path, 4)
     e, dest = zoo.add(f, "m")
     assert zoo.find("m") == dest and dest.read_bytes() == f.read_bytes()
     data = bytearray(dest.read_bytes())
@@ -97,12 +104,7 @@ def test_registry_file_names_cannot_escape(zroot):
 
 
 def test_add_to_a_prefix_only_entry_pins_the_full_digest(zroot, tmp_path):
-    f = tmp_path / "w.ckpt"
-    torch.save({"state_dict": {"w": torch.arange(5.0)}}, f)
-    digest = hashlib.sha256(f.read_bytes()).hexdigest()
-    (zroot / "registry.toml").write_text(
-        '[[checkpoint]]\nname = "m"\nkind = "ptlflow"\nfile = "m.ckpt"\n'
-        f'sha256_prefix = "{digest[:8]}"\nsource = "here"\nlicence = "x"\n')
+    f, digest = _prefix_entry(zroot, tmp_path, 5)
     res = CliRunner().invoke(cli, ["zoo", "add", str(f), "--name", "m"])
     assert res.exit_code == 0, res.output
     assert f"sha256 {digest} pinned" in res.output and "trust on first use" in res.output
