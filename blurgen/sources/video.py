@@ -289,13 +289,17 @@ class FrameReadAhead:
         self._thread.start()
 
     def _run(self) -> None:
-        while self._left > 0 and not self._stopping.is_set():
-            buf, got = read_frame_bytes(self._pipe, self._size)
-            self._left -= 1
-            self._put(buf if got == self._size else None)
-            if got < self._size:
-                return
-        self._put(None)
+        try:
+            while self._left > 0 and not self._stopping.is_set():
+                buf, got = read_frame_bytes(self._pipe, self._size)
+                self._left -= 1
+                if got < self._size:
+                    break
+                self._put(buf)
+        except (OSError, ValueError):  # the pipe failed or was closed: the end, as a short read
+            pass
+        finally:
+            self._put(None)  # after the last frame, a short read or a failed read
 
     def _put(self, item) -> None:
         while not self._stopping.is_set():

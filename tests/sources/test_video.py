@@ -159,3 +159,15 @@ def test_read_ahead_stops_while_its_queue_is_full_and_ffmpeg_runs(monkeypatch):
     assert not stopper.is_alive() and not ahead._thread.is_alive()
     proc.wait()
     proc.stdout.close()
+
+
+def test_read_ahead_ends_on_a_failed_read():
+    from blurgen.sources.video import FrameReadAhead
+
+    class Broken:
+        def readinto(self, view):
+            raise OSError(5, "Input/output error")
+
+    ahead = FrameReadAhead(Broken(), 1000, 5)
+    assert ahead.next() is None and ahead.next() is None  # the end, not a hang
+    ahead.stop()
