@@ -206,10 +206,3 @@ def split_pairs(keys: list[str], *, n_train: int = PAPER_TRAIN, n_test: int = PA
     out = {k: "test" for k in ranked[:k_test]}
     out.update({k: "train" for k in ranked[k_test:k_test + k_train]})
     return out
-
-
-def format_split_list(split: dict[str, str], header: str = "") -> str:
-    """Text of a split list: ``<key> <split>`` lines sorted by key (``#`` header lines)."""
-    lines = [f"# {h}" for h in header.splitlines()] if header else []
-    lines += [f"{k} {split[k]}" for k in sorted(split)]
-    return "\n".join(lines) + "\n"

@@ -48,11 +48,6 @@ def truth_items(sample: str | Path, layouts: tuple[str, ...] | None = None, per_
     return out
 
 
-def item_key(item: dict) -> str:
-    """``layout/sequence/first`` (frame number as in the index)."""
-    return f"{item['layout']}/{item['sequence']}/{item['first']}"
-
-
 class FrameReader:
     """Frames of window items, read as ``blurgen real`` reads them; a video is decoded once
     and kept (the sample's videos are short)."""
