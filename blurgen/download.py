@@ -25,6 +25,7 @@ from typing import Callable
 
 from blurgen import __version__
 from blurgen.errors import DownloadError
+from blurgen.utils import fsync_dir
 
 CHUNK = 1 << 20  # bytes read per call; a read returns as soon as some bytes arrive
 
@@ -64,6 +65,7 @@ def download(url: str, dest: str | os.PathLike, *, timeout: float = 30.0, quiet:
         part.unlink(missing_ok=True)
         raise DownloadError(f"{url}: {problem}; deleted the download ({part})")
     os.replace(part, dest)
+    fsync_dir(dest.parent)  # the rename survives a crash, as atomic_path's do
     return digest
 
 
