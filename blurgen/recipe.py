@@ -38,13 +38,13 @@ def _load_toml(path: Path | Traversable) -> dict[str, Any]:
 def find_recipe(name_or_path: str | os.PathLike) -> Path | Traversable:
     """A recipe file: an existing path, or ``NAME`` -> the shipped ``pipelines/NAME.toml``."""
     p = Path(name_or_path)
-    if p.suffix == ".toml" or p.exists():
-        if not p.is_file():
-            raise ConfigError(f"{p}: recipe file not found")
+    if p.is_file():
         return p
     shipped = listing(RECIPES, ".toml")
-    if len(p.parts) == 1 and p.name in shipped:
+    if len(p.parts) == 1 and p.name in shipped:  # a folder of that name (the data) is not a recipe
         return shipped[p.name]
+    if p.suffix == ".toml" or p.exists():
+        raise ConfigError(f"{p}: recipe file not found" if not p.exists() else f"{p}: a recipe must be a .toml file")
     known = sorted(shipped)
     raise ConfigError(f"unknown recipe {str(name_or_path)!r}; known: {', '.join(known) or 'none'} (or give a .toml path)")
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from blurgen.errors import ConfigError
 from blurgen.jobs.pattern import PatternJob
 from blurgen.pipeline import auto_samples_per_shard, executor, run
-from blurgen.recipe import load_recipe, merge, recipe_digest
+from blurgen.recipe import find_recipe, load_recipe, merge, recipe_digest
 
 
 def test_load_recipe_from_a_path_with_overrides(tmp_path):
@@ -28,6 +28,19 @@ def test_bad_recipes_are_config_errors(tmp_path):
         load_recipe(bad)
     with pytest.raises(ConfigError, match="missing.toml: recipe file not found"):
         load_recipe(tmp_path / "missing.toml")
+
+
+def test_a_folder_named_like_a_shipped_recipe_does_not_hide_it(tmp_path, monkeypatch):
+    # users keep their data in a folder named after the source and run from its parent
+    (tmp_path / "gopro").mkdir()
+    (tmp_path / "notes").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert load_recipe("gopro") == load_recipe(str(find_recipe("gopro")))
+    assert find_recipe("gopro").name == "gopro.toml"
+    with pytest.raises(ConfigError, match="notes: a recipe must be a .toml file"):
+        load_recipe("notes")
+    (tmp_path / "mine").write_text("[synth]\nn = 3\n")
+    assert load_recipe("mine") == {"synth": {"n": 3}}  # an existing file is always a path
 
 
 def test_recipe_digest_is_canonical():
