@@ -13,7 +13,7 @@ n frames, one thread, CPU time (fastest of ``--repeat``), milliseconds per frame
   and inside the compose the share of the bicubic reads, timed by doing the same reads
   (same positions, same count) with its own ``_splat._cubic``.
 
-    python benchmarks/monkaa_profile.py [--s 35] [--repeat 3] [--against REF]
+    python benchmarks/monkaa_profile.py [--s 35] [--repeat 3] [--sample DIR] [--against REF]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from monkaa_speed import ONE_THREAD, ROOT, band_pairs, export_tree, remap_ms  # noqa: E402
+from monkaa_speed import ONE_THREAD, ROOT, band_pairs, export_tree, remap_ms, sample_pairs  # noqa: E402
 
 
 def fastest(fn, repeat):
@@ -42,12 +42,18 @@ def fastest(fn, repeat):
     return best * 1000, out
 
 
-def pair_inputs(s):
+def pair_inputs(s, sample=None):
+    """The synthetic pair of largest displacement ``s``, or (``sample``: a ``blurgen sample``
+    folder) that sample's Monkaa pair whose s is closest to ``s``."""
     from blurgen.synth.interpolate import FlowGuidedInterpolator, frame_count, max_displacement, blur_times
     from blurgen.synth.scene import accelerations
 
-    i0, i1, f01, f10 = band_pairs(540, 960, s, 1)[0]
-    a0, a1 = accelerations(f01, -f01, f10, -f10)
+    if sample:
+        pairs = sample_pairs(Path(sample), 0.0, float("inf"))
+        i0, i1, f01, f10, a0, a1 = min(pairs, key=lambda p: abs(max_displacement(p[2]) - s))
+    else:
+        i0, i1, f01, f10 = band_pairs(540, 960, s, 1)[0]
+        a0, a1 = accelerations(f01, -f01, f10, -f10)
     n = frame_count(max_displacement(f01))
     return i0.astype(np.float32), i1.astype(np.float32), f01, f10, a0, a1, n, blur_times(n)[1:-1], FlowGuidedInterpolator()
 
@@ -60,20 +66,20 @@ def setup_stages(fg, a, f01, f10, repeat):
     return {"consistency (both ways)": ms_c, "layers (occluders, pieces)": ms_l}, layers
 
 
-def profile_new(s, repeat):
+def profile_new(s, repeat, sample=None):
     import numba
 
     from blurgen.synth import _compose_numba as C
     from blurgen.synth import _splat_numba as K
 
-    a, b, f01, f10, a0, a1, n, times, fg = pair_inputs(s)
+    a, b, f01, f10, a0, a1, n, times, fg = pair_inputs(s, sample)
     setup, (l0, l1) = setup_stages(fg, a, f01, f10, repeat)
     setup["buffers (planes, paths)"], pair = fastest(lambda: K.SplatPair(a, b, f01, f10, l0, l1, a0, a1), repeat)
     h, w = pair.shape
     # the stages one at a time over the whole frame need the whole canvas: a ring of H rows
     canvas = np.zeros((3, C.NCH, h, w), np.float32)
     mask = np.zeros((h, w), np.uint8)
-    touched = np.zeros((3, h), np.bool_)
+    span = np.zeros((3, h, 2), np.int64)
     ints, weights, inside = np.zeros((3, w), np.int64), np.zeros((4, w), np.float32), np.zeros(w, np.bool_)
     pos = np.zeros((h, 6, w), np.float32)
     C0, C1 = np.zeros((h, 3, w), np.float32), np.zeros((h, 3, w), np.float32)
@@ -81,13 +87,13 @@ def profile_new(s, repeat):
     acc = np.zeros((3, h, w), np.float32)
 
     @numba.njit
-    def splat(P, paths, layer, step, curve, weight, side, canvas, mask, touched, ints, weights, inside):
+    def splat(P, paths, layer, step, curve, weight, side, canvas, mask, span, ints, weights, inside):
         for y in range(layer.shape[0]):
-            K._splat_row(P, paths, layer[y], y, step, curve, weight, side, canvas, mask, touched, ints, weights,
+            K._splat_row(P, paths, layer[y], y, step, curve, weight, side, canvas, mask, span, ints, weights,
                          inside)
 
     @numba.njit
-    def positions(canvas, mask, touched, pos):
+    def positions(canvas, mask, span, pos):
         for y in range(mask.shape[0]):
             for x in range(mask.shape[1]):
                 pos[y, 0, x] = x
@@ -96,9 +102,9 @@ def profile_new(s, repeat):
                 pos[y, 3, x] = y
                 pos[y, 4, x] = -1.0
                 pos[y, 5, x] = 0.0
-            for k in range(touched.shape[0]):
-                if touched[k, y]:
-                    C._row_positions(canvas, mask, k, y, y, pos[y, 0], pos[y, 1], pos[y, 2], pos[y, 3], pos[y, 4],
+            for k in range(span.shape[0]):
+                if span[k, y, 1] > 0:
+                    C._row_positions(canvas, mask, k, y, y, span[k, y, 0], span[k, y, 1], pos[y, 0], pos[y, 1], pos[y, 2], pos[y, 3], pos[y, 4],
                                      pos[y, 5])
 
     @numba.njit
@@ -134,9 +140,9 @@ def profile_new(s, repeat):
                     row[x] += v * C0[y, c, x] + pos[y, 5, x] * C1[y, c, x]
 
     @numba.njit
-    def clear(canvas, mask, touched):
+    def clear(canvas, mask, span):
         for y in range(mask.shape[0]):
-            C.clear_slot(canvas, mask, touched, y)
+            C.clear_slot(canvas, mask, span, y)
 
     stages = {}
     counts = {"holes": 0, "several layers or outlines": 0}
@@ -147,15 +153,15 @@ def profile_new(s, repeat):
         for side, (step, weight) in enumerate(((t, 1 - t), (1 - t, t))):
             row[f"splat frame {side} (paths, weights, runs)"] = fastest(lambda: splat(
                 p0 if side == 0 else p1, pair.paths[side], pair.layers[side], np.float32(step), curve,
-                np.float32(weight), side, canvas, mask, touched, ints, weights, inside), 1)[0]
-        row["read positions and coherence"] = fastest(lambda: positions(canvas, mask, touched, pos), 1)[0]
+                np.float32(weight), side, canvas, mask, span, ints, weights, inside), 1)[0]
+        row["read positions and coherence"] = fastest(lambda: positions(canvas, mask, span, pos), 1)[0]
         row["bicubic reads (both frames)"] = fastest(lambda: reads(p0, p1, pos, C0, C1, offsets, read_weights), 1)[0]
         for key, holes in (("holes", True), ("several layers or outlines", False)):
             ms, cnt = fastest(lambda: one_by_one(canvas, mask, p0, p1, t, acc, pos, holes), 1)
             row[f"pixels one by one: {key}"] = ms
             counts[key] += cnt if i else 0
         row["blend into the sum"] = fastest(lambda: blend(acc, pos, C0, C1), 1)[0]
-        row["clear the canvas"] = fastest(lambda: clear(canvas, mask, touched), 1)[0]
+        row["clear the canvas"] = fastest(lambda: clear(canvas, mask, span), 1)[0]
         for k, v in row.items():
             stages[k] = stages.get(k, 0.0) + (v / len(times) if i else 0.0)
     frame_ms = fastest(lambda: pair.sum(times), repeat)[0] / len(times)
@@ -165,12 +171,12 @@ def profile_new(s, repeat):
             "remap": remap_ms(a)}
 
 
-def profile_today(s, repeat):
+def profile_today(s, repeat, sample=None):
     import numba
 
     from blurgen.synth import _splat as K
 
-    a, b, f01, f10, a0, a1, n, times, fg = pair_inputs(s)
+    a, b, f01, f10, a0, a1, n, times, fg = pair_inputs(s, sample)
     setup, (l0, l1) = setup_stages(fg, a, f01, f10, repeat)
     h, w = a.shape[:2]
     setup["buffers (canvas)"], canvas = fastest(lambda: np.zeros((K.N_LAYERS, h, w, K.N_CH), np.float32), repeat)
@@ -241,9 +247,9 @@ def profile_today(s, repeat):
             "remap": remap_ms(a)}
 
 
-def run_worker(tree: Path, s: float, repeat: int) -> dict:
+def run_worker(tree: Path, s: float, repeat: int, sample: str | None = None) -> dict:
     env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(tree)}
-    spec = json.dumps({"s": s, "repeat": repeat})
+    spec = json.dumps({"s": s, "repeat": repeat, "sample": sample})
     out = subprocess.run([sys.executable, __file__, "--worker", spec], env=env, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -269,6 +275,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--s", type=float, default=35.0, help="largest displacement of the pair, px")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sample", metavar="DIR", help="profile the Monkaa pair of this `blurgen sample` folder (made "
+                    "with --size 960x540) whose s is closest to --s instead of a synthetic pair")
     ap.add_argument("--against", metavar="REF", help="also profile the kernels of this git revision (before the rewrite)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -282,16 +290,17 @@ def main(argv=None) -> int:
             prof = profile_new
         except ImportError:
             prof = profile_today
-        print(json.dumps(prof(spec["s"], spec["repeat"])))
+        print(json.dumps(prof(spec["s"], spec["repeat"], spec.get("sample"))))
         return 0
+    sample = str(Path(args.sample).resolve()) if args.sample else None
     load = os.getloadavg()
-    print(f"Monkaa synthesis profile, 960x540, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPU cores, "
+    print(f"Monkaa synthesis profile, {'the pair of ' + sample + ' closest to s, ' if sample else ''}960x540, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPU cores, "
           f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; one thread, CPU time")
     if args.against:
         with tempfile.TemporaryDirectory() as tmp:
             print_profile(f"today (blurgen at {args.against})", run_worker(export_tree(args.against, Path(tmp)),
-                                                                           args.s, args.repeat))
-    print_profile("new (this working tree)", run_worker(ROOT, args.s, args.repeat))
+                                                                           args.s, args.repeat, sample))
+    print_profile("new (this working tree)", run_worker(ROOT, args.s, args.repeat, sample))
     return 0
 
 

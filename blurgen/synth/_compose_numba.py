@@ -17,8 +17,9 @@ edges replicated; the canvas is a ring of ``R`` rows, frame row ``y`` in slot ``
 ``canvas`` ``(N_LAYERS, NCH, R, W)`` float32 with channels ``w0, w0 rx, w0 ry,
 w0 (rx^2 + ry^2)`` (splats from frame 0; ``rx``, ``ry`` = source minus target pixel, px),
 the same four from frame 1, then ``w r, w g, w b`` (both frames); ``mask`` ``(R, W)``
-uint8, bit ``k`` = layer ``k`` was reached; ``touched`` ``(N_LAYERS, R)`` bool, slots of a
-layer that hold splats. The running sum of frames is ``(3, H, W)`` float32.
+uint8, bit ``k`` = layer ``k`` was reached; ``span`` ``(N_LAYERS, R, 2)`` int64, the columns
+``[first, last + 1)`` of a slot that hold a layer's splats (``(0, 0)``: none): only those
+are read for the layer and cleared. The running sum of frames is ``(3, H, W)`` float32.
 """
 
 from __future__ import annotations
@@ -141,10 +142,11 @@ def _cubic_at(P, x, y):  # pragma: no cover - compiled
 
 # ----------------------------------------------------------------------------- one row
 @jit
-def _row_positions(canvas, mask, k, y, slot, px0, py0, px1, py1, wa, wb):  # pragma: no cover - compiled
+def _row_positions(canvas, mask, k, y, slot, xa, xb, px0, py0, px1, py1, wa, wb):  # pragma: no cover - compiled
     """For the pixels of row ``y`` whose front layer ``k`` is alone or opaque, not a hole,
     and coherent: the read positions in both frames and the blend weights ``w_s / d``
-    (other pixels are left as they are)."""
+    (other pixels are left as they are). Layer ``k`` holds splats in columns ``[xa, xb)``
+    only."""
     bit = np.uint8(1 << k)
     one = np.uint8(1)
     c0 = canvas[k, 0, slot]
@@ -156,7 +158,8 @@ def _row_positions(canvas, mask, k, y, slot, px0, py0, px1, py1, wa, wb):  # pra
     c6 = canvas[k, 6, slot]
     c7 = canvas[k, 7, slot]
     m = mask[slot]
-    for x in range(px0.shape[0]):
+    for i in range(u(xb - xa)):  # unsigned: no negative-index wrap-around, so the loop vectorises
+        x = u(xa) + i
         a0 = np.float64(c0[x])
         a1 = np.float64(c4[x])
         d = a0 + a1
@@ -270,7 +273,7 @@ def _pixel(canvas, mask, P0, P1, t, x, y, r0, h):  # pragma: no cover - compiled
 
 
 @jit
-def compose_row(canvas, mask, touched, P0, P1, t, y, acc, r0, pos, colour, offsets, weights):  # pragma: no cover
+def compose_row(canvas, mask, span, P0, P1, t, y, acc, r0, pos, colour, offsets, weights):  # pragma: no cover
     """Add row ``y`` of the frame to ``acc`` ``(3, H, W)``. Scratch rows: pos ``(6, W)``,
     colour ``(2, 3, W)``, weights ``(8, W)`` float32, offsets ``(2, W)`` int64."""
     h = acc.shape[1]
@@ -285,8 +288,8 @@ def compose_row(canvas, mask, touched, P0, P1, t, y, acc, r0, pos, colour, offse
         wa[x] = np.float32(-1.0)
         wb[x] = np.float32(0.0)
     for k in range(N_LAYERS):
-        if touched[k, slot]:
-            _row_positions(canvas, mask, k, y, slot, px0, py0, px1, py1, wa, wb)
+        if span[k, slot, 1] > 0:
+            _row_positions(canvas, mask, k, y, slot, span[k, slot, 0], span[k, slot, 1], px0, py0, px1, py1, wa, wb)
     C0, C1 = colour[0], colour[1]
     cubic_row(P0, px0, py0, C0, offsets, weights)
     cubic_row(P1, px1, py1, C1, offsets, weights)
@@ -306,10 +309,27 @@ def compose_row(canvas, mask, touched, P0, P1, t, y, acc, r0, pos, colour, offse
 
 
 @inline
-def clear_slot(canvas, mask, touched, slot):  # pragma: no cover - compiled
-    """Zero one ring slot of the canvas (the layers that hold splats) and its mask."""
+def widen(span, k, slot, xa, xb):  # pragma: no cover - compiled
+    """Layer ``k`` of ring slot ``slot`` now holds splats in columns ``[xa, xb)`` too
+    (``span[k, slot]`` = ``(first, last + 1)``; ``(0, 0)``: none)."""
+    if span[k, slot, 1] == 0:
+        span[k, slot, 0] = xa
+        span[k, slot, 1] = xb
+    else:
+        span[k, slot, 0] = min(span[k, slot, 0], xa)
+        span[k, slot, 1] = max(span[k, slot, 1], xb)
+
+
+@inline
+def clear_slot(canvas, mask, span, slot):  # pragma: no cover - compiled
+    """Zero one ring slot of the canvas (the columns each layer holds splats in) and its mask."""
     for k in range(N_LAYERS):
-        if touched[k, slot]:
-            canvas[k, :, slot, :] = 0.0
-            touched[k, slot] = False
+        xa, xb = span[k, slot, 0], span[k, slot, 1]
+        if xb > 0:
+            for c in range(NCH):
+                row = canvas[k, c, slot]
+                for i in range(u(max(xb - xa, 0))):
+                    row[u(xa) + i] = 0.0
+            span[k, slot, 0] = 0
+            span[k, slot, 1] = 0
     mask[slot, :] = 0

@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from blurgen.synth._compose_numba import NCH, PAD, RGB, clear_slot, compose_row, inline, jit, u
+from blurgen.synth._compose_numba import NCH, PAD, RGB, clear_slot, compose_row, inline, jit, u, widen
 from blurgen.synth._splat import N_LAYERS, curve_weight
 
 MIN_RUN = 4  # sources in shorter runs are splatted one by one
@@ -61,7 +61,7 @@ class SplatPair:
         self.layers = (np.ascontiguousarray(layer0, np.int8), np.ascontiguousarray(layer1, np.int8))
         self.canvas = np.zeros((N_LAYERS, NCH, 0, w), np.float32)
         self.mask = np.zeros((0, w), np.uint8)
-        self.touched = np.zeros((N_LAYERS, 0), np.bool_)
+        self.span = np.zeros((N_LAYERS, 0, 2), np.int64)
 
     def rows_moved(self, t: float) -> tuple[int, int]:
         """``(lo, hi)``: at time t every source pixel's top corner row lies in ``[y + lo, y + hi]``."""
@@ -78,9 +78,9 @@ class SplatPair:
         if self.mask.shape[0] < ring:  # cleared rows are all zero, so a new ring is allocated only to grow
             self.canvas = np.zeros((N_LAYERS, NCH, ring, w), np.float32)
             self.mask = np.zeros((ring, w), np.uint8)
-            self.touched = np.zeros((N_LAYERS, ring), np.bool_)
+            self.span = np.zeros((N_LAYERS, ring, 2), np.int64)
         _frame(self.planes[0], self.planes[1], self.paths[0], self.paths[1], self.layers[0], self.layers[1],
-               float(t), np.float32(curve_weight(t)), lo, self.canvas, self.mask, self.touched, acc, self.hole)
+               float(t), np.float32(curve_weight(t)), lo, self.canvas, self.mask, self.span, acc, self.hole)
 
     def frame(self, t: float) -> np.ndarray:
         """The frame at time ``t``: ``(H, W, 3)`` float32."""
@@ -120,7 +120,7 @@ def splat_frame_numba(img0, img1, flow01, flow10, layer0, layer1, t: float, hole
 
 # ----------------------------------------------------------------------------- kernels
 @jit
-def _frame(P0, P1, paths0, paths1, layer0, layer1, t, curve, lo, canvas, mask, touched, acc, hole):  # pragma: no cover
+def _frame(P0, P1, paths0, paths1, layer0, layer1, t, curve, lo, canvas, mask, span, acc, hole):  # pragma: no cover
     """Add the frame at time ``t`` to ``acc``: source rows splatted in order, output rows
     composited and their ring slots cleared as soon as they are complete. ``lo``: the
     lowest row offset of any splat (:meth:`SplatPair.rows_moved`)."""
@@ -141,24 +141,24 @@ def _frame(P0, P1, paths0, paths1, layer0, layer1, t, curve, lo, canvas, mask, t
     for y in range(h):
         for side in range(2):
             _splat_row(planes[side], paths[side], layers[side][y], y, steps[side], curve, weight[side], side,
-                       canvas, mask, touched, ints, weights, inside)
+                       canvas, mask, span, ints, weights, inside)
         # later sources land on rows >= y + 1 + lo; a row's holes read r0 rows below it
         while done < h and done + r0 <= y + lo:
-            compose_row(canvas, mask, touched, P0, P1, t, done, acc, r0, pos, colour, offsets, read_weights)
+            compose_row(canvas, mask, span, P0, P1, t, done, acc, r0, pos, colour, offsets, read_weights)
             if done >= r0:
-                clear_slot(canvas, mask, touched, (done - r0) % ring)
+                clear_slot(canvas, mask, span, (done - r0) % ring)
             done += 1
     while done < h:
-        compose_row(canvas, mask, touched, P0, P1, t, done, acc, r0, pos, colour, offsets, read_weights)
+        compose_row(canvas, mask, span, P0, P1, t, done, acc, r0, pos, colour, offsets, read_weights)
         if done >= r0:
-            clear_slot(canvas, mask, touched, (done - r0) % ring)
+            clear_slot(canvas, mask, span, (done - r0) % ring)
         done += 1
     for y in range(max(0, h - r0), h):
-        clear_slot(canvas, mask, touched, y % ring)
+        clear_slot(canvas, mask, span, y % ring)
 
 
 @jit
-def _splat_row(P, paths, lay, y, step, curve, weight, side, canvas, mask, touched, ints, weights, inside):  # pragma: no cover
+def _splat_row(P, paths, lay, y, step, curve, weight, side, canvas, mask, span, ints, weights, inside):  # pragma: no cover
     """Splat source row ``y`` of one frame (colour planes ``P``, paths ``(4, H, W)``, layers
     ``lay``): pixel ``x`` lands at ``(x, y) + step * flow + curve * accel`` with ``weight``."""
     h, w = paths.shape[1], paths.shape[2]
@@ -195,7 +195,7 @@ def _splat_row(P, paths, lay, y, step, curve, weight, side, canvas, mask, touche
         k = lay[x]
         if key[x] < 0:
             if inside[x]:
-                _splat_one(canvas, mask, touched, P, k, o, y, x, X0[x], Y0[x], A0[x], B0[x], A1[x], B1[x], h)
+                _splat_one(canvas, mask, span, P, k, o, y, x, X0[x], Y0[x], A0[x], B0[x], A1[x], B1[x], h)
             x += 1
             continue
         e = x + 1
@@ -203,18 +203,18 @@ def _splat_row(P, paths, lay, y, step, curve, weight, side, canvas, mask, touche
             e += 1
         if e - x < MIN_RUN:
             for s in range(x, e):
-                _splat_one(canvas, mask, touched, P, k, o, y, s, X0[s], Y0[s], A0[s], B0[s], A1[s], B1[s], h)
+                _splat_one(canvas, mask, span, P, k, o, y, s, X0[s], Y0[s], A0[s], B0[s], A1[s], B1[s], h)
         else:
             for dy in range(2):
                 Y = Y0[x] + dy
                 slot = Y % mask.shape[0]
-                touched[k, slot] = True
+                widen(span, k, slot, X0[x], X0[e - 1] + 2)
                 _run_row(canvas, mask, P, k, o, y, Y, slot, x, e, X0[x] - x, weights[2 * dy], weights[2 * dy + 1])
         x = e
 
 
 @inline
-def _splat_one(canvas, mask, touched, P, k, o, y, x, x0, y0, A0, B0, A1, B1, h):  # pragma: no cover - compiled
+def _splat_one(canvas, mask, span, P, k, o, y, x, x0, y0, A0, B0, A1, B1, h):  # pragma: no cover - compiled
     """Source ``(y, x)`` with top-left corner ``(y0, x0)`` and corner weights ``A0, B0`` (row
     ``y0``: left, right), ``A1, B1`` (row ``y0 + 1``); corners off the canvas are dropped."""
     ring, w = mask.shape
@@ -227,7 +227,7 @@ def _splat_one(canvas, mask, touched, P, k, o, y, x, x0, y0, A0, B0, A1, B1, h):
         if Y < 0 or Y >= h:
             continue
         slot = Y % ring
-        touched[k, slot] = True
+        widen(span, k, slot, max(x0, 0), min(x0 + 2, w))
         ry = np.float32(y - Y)
         for dx in range(2):
             X = x0 + dx

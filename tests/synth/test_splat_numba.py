@@ -38,7 +38,7 @@ def compare(a, b, f01, f10, accel0=None, accel1=None, times=TIMES):
     for t in times:
         ref = _splat.splat_frame_numpy(a, b, f01, f10, l0, l1, t, accel0=accel0, accel1=accel1)
         worst = max(worst, float(np.abs(pair.frame(t) - ref).max()))
-    assert not pair.canvas.any() and not pair.mask.any() and not pair.touched.any(), "the canvas is left clear"
+    assert not pair.canvas.any() and not pair.mask.any() and not pair.span.any(), "the canvas is left clear"
     return worst, pair
 
 
@@ -79,7 +79,7 @@ def test_long_runs_in_a_ring_shorter_than_the_frame():
     full = SplatPair(a, b, f01, -f01, *layers(f01, -f01))
     full.canvas = np.zeros((*full.canvas.shape[:2], h, w), np.float32)
     full.mask = np.zeros((h, w), np.uint8)
-    full.touched = np.zeros((full.touched.shape[0], h), bool)
+    full.span = np.zeros((full.span.shape[0], h, 2), np.int64)
     for t in TIMES:
         assert np.array_equal(full.frame(t), pair.frame(t)), t
 
