@@ -81,7 +81,7 @@ def profile_new(s, repeat, sample=None):
     mask = np.zeros((h, w), np.uint8)
     span = np.zeros((3, h, 2), np.int64)
     ints, weights, inside = np.zeros((3, w), np.int64), np.zeros((4, w), np.float32), np.zeros(w, np.bool_)
-    pos = np.zeros((h, 6, w), np.float32)
+    pos = np.zeros((h, 8, w), np.float32)
     C0, C1 = np.zeros((h, 3, w), np.float32), np.zeros((h, 3, w), np.float32)
     offsets, read_weights = np.zeros((2, w), np.int64), np.zeros((8, w), np.float32)
     acc = np.zeros((3, h, w), np.float32)
@@ -102,10 +102,11 @@ def profile_new(s, repeat, sample=None):
                 pos[y, 3, x] = y
                 pos[y, 4, x] = -1.0
                 pos[y, 5, x] = 0.0
+                pos[y, 6, x] = -1.0
             for k in range(span.shape[0]):
                 if span[k, y, 1] > 0:
                     C._row_positions(canvas, mask, k, y, y, span[k, y, 0], span[k, y, 1], pos[y, 0], pos[y, 1], pos[y, 2], pos[y, 3], pos[y, 4],
-                                     pos[y, 5])
+                                     pos[y, 5], pos[y, 6], pos[y, 7])
 
     @numba.njit
     def reads(P0, P1, pos, C0, C1, offsets, weights):
@@ -114,7 +115,7 @@ def profile_new(s, repeat, sample=None):
             C.cubic_row(P1, pos[y, 2], pos[y, 3], C1[y], offsets, weights)
 
     @numba.njit
-    def one_by_one(canvas, mask, P0, P1, t, acc, pos, holes):
+    def one_by_one(canvas, mask, P0, P1, t, acc, pos, C0, C1, holes):
         count = 0
         for y in range(mask.shape[0]):
             for x in range(mask.shape[1]):
@@ -124,7 +125,14 @@ def profile_new(s, repeat, sample=None):
                         total += canvas[k, 0, y, x] + canvas[k, 4, y, x]
                     if (total < C.HOLE) == holes:
                         count += 1
-                        c0, c1, c2 = C._pixel(canvas, mask, P0, P1, t, x, y, 2, mask.shape[0])
+                        if pos[y, 6, x] >= 0.0:
+                            ta, tb = pos[y, 6, x], pos[y, 7, x]
+                            c0, c1, c2 = C._over(canvas, P0, P1, mask[y, x], y, x, y,
+                                                 np.float64(ta * C0[y, 0, x] + tb * C1[y, 0, x]),
+                                                 np.float64(ta * C0[y, 1, x] + tb * C1[y, 1, x]),
+                                                 np.float64(ta * C0[y, 2, x] + tb * C1[y, 2, x]))
+                        else:
+                            c0, c1, c2 = C._pixel(canvas, mask, P0, P1, t, x, y, 2, mask.shape[0])
                         acc[0, y, x] += c0
                         acc[1, y, x] += c1
                         acc[2, y, x] += c2
@@ -157,7 +165,7 @@ def profile_new(s, repeat, sample=None):
         row["read positions and coherence"] = fastest(lambda: positions(canvas, mask, span, pos), 1)[0]
         row["bicubic reads (both frames)"] = fastest(lambda: reads(p0, p1, pos, C0, C1, offsets, read_weights), 1)[0]
         for key, holes in (("holes", True), ("several layers or outlines", False)):
-            ms, cnt = fastest(lambda: one_by_one(canvas, mask, p0, p1, t, acc, pos, holes), 1)
+            ms, cnt = fastest(lambda: one_by_one(canvas, mask, p0, p1, t, acc, pos, C0, C1, holes), 1)
             row[f"pixels one by one: {key}"] = ms
             counts[key] += cnt if i else 0
         row["blend into the sum"] = fastest(lambda: blend(acc, pos, C0, C1), 1)[0]

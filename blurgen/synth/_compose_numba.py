@@ -142,11 +142,12 @@ def _cubic_at(P, x, y):  # pragma: no cover - compiled
 
 # ----------------------------------------------------------------------------- one row
 @jit
-def _row_positions(canvas, mask, k, y, slot, xa, xb, px0, py0, px1, py1, wa, wb):  # pragma: no cover - compiled
-    """For the pixels of row ``y`` whose front layer ``k`` is alone or opaque, not a hole,
-    and coherent: the read positions in both frames and the blend weights ``w_s / d``
-    (other pixels are left as they are). Layer ``k`` holds splats in columns ``[xa, xb)``
-    only."""
+def _row_positions(canvas, mask, k, y, slot, xa, xb, px0, py0, px1, py1, wa, wb, ta, tb):  # pragma: no cover - compiled
+    """For the pixels of row ``y`` whose front layer ``k`` is not a hole and coherent: the
+    read positions in both frames and the blend weights ``w_s / d``, in ``wa``, ``wb`` where
+    the front is alone or opaque, else (a translucent front over other layers, composited
+    by :func:`_over` one by one) in ``ta``, ``tb`` (other pixels are left as they are).
+    Layer ``k`` holds splats in columns ``[xa, xb)`` only."""
     bit = np.uint8(1 << k)
     one = np.uint8(1)
     c0 = canvas[k, 0, slot]
@@ -174,14 +175,20 @@ def _row_positions(canvas, mask, k, y, slot, xa, xb, px0, py0, px1, py1, wa, wb)
         coherent0 = (a0 <= EPS) | (c3[x] * i0 - mx0 * mx0 - my0 * my0 <= COHERENT)
         coherent1 = (a1 <= EPS) | (c7[x] * i1 - mx1 * mx1 - my1 * my1 <= COHERENT)
         front = (m[x] & (bit - one)) == 0  # no layer in front of k was reached
-        ok = front & ((m[x] == bit) | (d >= OPAQUE)) & (d >= HOLE) & coherent0 & coherent1
-        inv = 1.0 / (d if ok else 1.0)
-        px0[x] = np.float32(x + mx0) if ok else px0[x]
-        py0[x] = np.float32(y + my0) if ok else py0[x]
-        px1[x] = np.float32(x + mx1) if ok else px1[x]
-        py1[x] = np.float32(y + my1) if ok else py1[x]
-        wa[x] = np.float32(a0 * inv if has0 else 0.0) if ok else wa[x]
-        wb[x] = np.float32(a1 * inv if has1 else 0.0) if ok else wb[x]
+        read = front & (d >= HOLE) & coherent0 & coherent1
+        ok = read & ((m[x] == bit) | (d >= OPAQUE))
+        over = read & ~ok
+        inv = 1.0 / (d if read else 1.0)
+        v0 = np.float32(a0 * inv if has0 else 0.0)
+        v1 = np.float32(a1 * inv if has1 else 0.0)
+        px0[x] = np.float32(x + mx0) if read else px0[x]
+        py0[x] = np.float32(y + my0) if read else py0[x]
+        px1[x] = np.float32(x + mx1) if read else px1[x]
+        py1[x] = np.float32(y + my1) if read else py1[x]
+        wa[x] = v0 if ok else wa[x]
+        wb[x] = v1 if ok else wb[x]
+        ta[x] = v0 if over else ta[x]
+        tb[x] = v1 if over else tb[x]
 
 
 @jit
@@ -238,11 +245,32 @@ def _pixel(canvas, mask, P0, P1, t, x, y, r0, h):  # pragma: no cover - compiled
             total += np.float64(canvas[k, 0, slot, x]) + np.float64(canvas[k, 4, slot, x])
     if total < HOLE:
         return _hole(canvas, mask, P0, P1, t, x, y, r0, h)
+    c0, c1, c2, _ = _layers(canvas, P0, P1, m, slot, x, y, 0)
+    return c0, c1, c2
+
+
+@jit
+def _over(canvas, P0, P1, m, slot, x, y, f0, f1, f2):  # pragma: no cover - compiled
+    """A translucent front layer of colour ``(f0, f1, f2)`` (its bicubic reads, blended)
+    over the layers behind it, as :func:`_pixel` composites them."""
+    front = 0
+    while not m & (1 << front):
+        front += 1
+    c0, c1, c2, seen = _layers(canvas, P0, P1, m, slot, x, y, front + 1)
+    d = np.float64(canvas[front, 0, slot, x]) + np.float64(canvas[front, 4, slot, x])
+    cover = min(d, 1.0) if seen else 1.0
+    return cover * f0 + (1.0 - cover) * c0, cover * f1 + (1.0 - cover) * c1, cover * f2 + (1.0 - cover) * c2
+
+
+@jit
+def _layers(canvas, P0, P1, m, slot, x, y, k_lo):  # pragma: no cover - compiled
+    """Layers ``k_lo`` and behind at pixel ``(y, x)`` (reached: bits of ``m``), back to
+    front, each over what is behind it by its weight: ``(r, g, b, any layer drawn)``."""
     c0 = 0.0
     c1 = 0.0
     c2 = 0.0
     seen = False
-    for k in range(N_LAYERS - 1, -1, -1):
+    for k in range(N_LAYERS - 1, k_lo - 1, -1):
         if not m & (1 << k):
             continue
         d = np.float64(canvas[k, 0, slot, x]) + np.float64(canvas[k, 4, slot, x])
@@ -269,16 +297,18 @@ def _pixel(canvas, mask, P0, P1, t, x, y, r0, h):  # pragma: no cover - compiled
         c1 = cover * (m1 / d) + (1.0 - cover) * c1
         c2 = cover * (m2 / d) + (1.0 - cover) * c2
         seen = True
-    return c0, c1, c2
+    return c0, c1, c2, seen
 
 
 @jit
 def compose_row(canvas, mask, span, P0, P1, t, y, acc, r0, pos, colour, offsets, weights):  # pragma: no cover
-    """Add row ``y`` of the frame to ``acc`` ``(3, H, W)``. Scratch rows: pos ``(6, W)``,
-    colour ``(2, 3, W)``, weights ``(8, W)`` float32, offsets ``(2, W)`` int64."""
+    """Add row ``y`` of the frame to ``acc`` ``(3, H, W)``. Scratch rows: pos ``(8, W)``
+    (read positions x, y in frame 0 and in frame 1; blend weights of pixels done at once,
+    then of translucent fronts), colour ``(2, 3, W)``, weights ``(8, W)`` float32, offsets
+    ``(2, W)`` int64."""
     h = acc.shape[1]
     slot = y % mask.shape[0]
-    px0, py0, px1, py1, wa, wb = pos[0], pos[1], pos[2], pos[3], pos[4], pos[5]
+    px0, py0, px1, py1, wa, wb, ta, tb = pos[0], pos[1], pos[2], pos[3], pos[4], pos[5], pos[6], pos[7]
     yf = np.float32(y)
     for x in range(px0.shape[0]):  # harmless reads for the pixels done one by one; wa < 0 marks them
         px0[x] = np.float32(x)
@@ -287,15 +317,23 @@ def compose_row(canvas, mask, span, P0, P1, t, y, acc, r0, pos, colour, offsets,
         py1[x] = yf
         wa[x] = np.float32(-1.0)
         wb[x] = np.float32(0.0)
+        ta[x] = np.float32(-1.0)
     for k in range(N_LAYERS):
         if span[k, slot, 1] > 0:
-            _row_positions(canvas, mask, k, y, slot, span[k, slot, 0], span[k, slot, 1], px0, py0, px1, py1, wa, wb)
+            _row_positions(canvas, mask, k, y, slot, span[k, slot, 0], span[k, slot, 1], px0, py0, px1, py1, wa, wb,
+                           ta, tb)
     C0, C1 = colour[0], colour[1]
     cubic_row(P0, px0, py0, C0, offsets, weights)
     cubic_row(P1, px1, py1, C1, offsets, weights)
     for x in range(px0.shape[0]):
         if wa[x] < 0.0:
-            c0, c1, c2 = _pixel(canvas, mask, P0, P1, t, x, y, r0, h)
+            if ta[x] >= 0.0:  # a translucent front: its reads are done, the layers behind it here
+                c0, c1, c2 = _over(canvas, P0, P1, mask[slot, x], slot, x, y,
+                                   np.float64(ta[x] * C0[0, x] + tb[x] * C1[0, x]),
+                                   np.float64(ta[x] * C0[1, x] + tb[x] * C1[1, x]),
+                                   np.float64(ta[x] * C0[2, x] + tb[x] * C1[2, x]))
+            else:
+                c0, c1, c2 = _pixel(canvas, mask, P0, P1, t, x, y, r0, h)
             acc[0, y, x] += c0
             acc[1, y, x] += c1
             acc[2, y, x] += c2

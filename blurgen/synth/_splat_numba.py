@@ -130,7 +130,7 @@ def _frame(P0, P1, paths0, paths1, layer0, layer1, t, curve, lo, canvas, mask, s
     ints = np.empty((3, w), np.int64)  # per source of a row: corner x, corner y, run key
     weights = np.empty((4, w), np.float32)  # corner weights: top left, top right, bottom left, bottom right
     inside = np.empty(w, np.bool_)
-    pos = np.empty((6, w), np.float32)  # compose scratch rows
+    pos = np.empty((8, w), np.float32)  # compose scratch rows
     colour = np.empty((2, 3, w), np.float32)
     offsets = np.empty((2, w), np.int64)
     read_weights = np.empty((8, w), np.float32)
