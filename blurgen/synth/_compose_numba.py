@@ -24,10 +24,17 @@ are read for the layer and cleared. The running sum of frames is ``(3, H, W)`` f
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numba
 import numpy as np
 
+from blurgen.synth._numba_cache import drop_stale
 from blurgen.synth._splat import COHERENT, EPS, HOLE, N_LAYERS
+
+# before any kernel of these modules loads from numba's cache: kernels compiled from other
+# versions of the files they inline are dropped (see blurgen.synth._numba_cache)
+drop_stale(Path(__file__).parent, ("_splat", "_compose_numba", "_splat_numba"))
 
 PAD = 3  # border of the colour planes: bicubic taps of any position inside the frame stay inside
 NCH = 11  # canvas channels
