@@ -8,6 +8,7 @@ imports only click at the top and does its heavy imports inside the function bod
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -64,12 +65,25 @@ def cli() -> None:
     """
 
 
+def quiet_decoder_logs() -> None:
+    """Bad input is reported as blurgen's one line naming the file; OpenCV would also print
+    its own log line to stderr as a decoder fails. Off for the command line (and the
+    worker processes it starts) unless the user set ``OPENCV_LOG_LEVEL``."""
+    if "OPENCV_LOG_LEVEL" in os.environ:
+        return
+    os.environ["OPENCV_LOG_LEVEL"] = "SILENT"  # read when cv2 loads, here and in workers
+    if "cv2" in sys.modules:
+        cv2 = sys.modules["cv2"]
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 def main(argv: list[str] | None = None, command: click.Command | None = None) -> None:
     """Console entry point: user errors become one line on stderr and exit status 1.
 
     ``command``: run this click command instead of the ``blurgen`` group (the same handling).
     """
     command = command or cli
+    quiet_decoder_logs()
     try:
         rv = command.main(args=argv, prog_name=command.name if command is not cli else "blurgen",
                           standalone_mode=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -115,6 +116,16 @@ def test_help_imports_no_heavy_module(argv):
 
 
 # -- errors -------------------------------------------------------------------------------
+def test_a_file_no_decoder_reads_is_one_line_on_stderr(tmp_path):
+    # OpenCV prints its own log line as imdecode fails; the user gets blurgen's line alone
+    (tmp_path / "bad.png").write_bytes(b"GIF89a")
+    res = subprocess.run([sys.executable, "-m", "blurgen", "flow", "bad.png", "bad.png", "--out", "x.flo"],
+                         capture_output=True, text=True, check=False, cwd=tmp_path,
+                         env={k: v for k, v in os.environ.items() if k != "OPENCV_LOG_LEVEL"})
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == ["Error: bad.png: cannot decode image (corrupt or unsupported format)"]
+
+
 def test_usage_errors_name_the_option(tmp_path, capsys):
     code, err = fail(["real", "--source", "gopro", "--root", str(tmp_path)], capsys)
     assert code == 2 and err[-1] == "Error: Missing option '--out'."
