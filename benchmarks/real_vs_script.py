@@ -1,6 +1,7 @@
 """Labelled real blur: ``blurgen real --flow-model dis`` against a plain script of the same recipe.
 
-Usage: python benchmarks/real_vs_script.py [--frames ROOT] [--windows 18] [--repeats 3] [--workers 1] [--other CHECKOUT]
+Usage: python benchmarks/real_vs_script.py [--frames ROOT] [--windows 18] [--repeats 3] [--workers 1] [--phases]
+       [--other CHECKOUT]
 
 The plain script (printed below the table) is the recipe with nothing else: read the 7
 frames of each window (``cv2.imread``), average them in float, DIS (OpenCV, medium preset)
@@ -44,6 +45,58 @@ for i in range(0, len(files) - 6, 7):
 '''
 
 
+# One `blurgen real` run in a process that times its phases: the loop's functions wrapped
+# in place (wall seconds from process start, and the packer thread's busy time)
+PHASES = '''\
+import functools, json, sys, threading, time
+t_start = time.perf_counter()
+from blurgen import cli
+import blurgen.pipeline.loop as loop, blurgen.pipeline.packing as packing
+spans = {}
+def timed(mod, name):
+    f = getattr(mod, name)
+    @functools.wraps(f)
+    def g(*a, **k):
+        t0 = time.perf_counter()
+        try:
+            return f(*a, **k)
+        finally:
+            spans.setdefault(name, []).append((t0 - t_start, time.perf_counter() - t_start))
+    setattr(mod, name, g)
+for mod, name in ((loop, "_open_book"), (loop, "make_one"), (loop, "_write"), (loop, "write_companions"),
+                  (packing, "pack_sample")):
+    timed(mod, name)
+try:
+    cli.main(sys.argv[1:])
+except SystemExit:
+    pass
+spans["end"] = [(0.0, time.perf_counter() - t_start)]
+print(json.dumps(spans))
+'''
+
+
+def phases(root: Path, out: Path, env: dict[str, str], cwd: Path, flags: list[str]) -> list[tuple[str, float, str]]:
+    """(phase, seconds, what) of one ``blurgen real --flow-model dis`` run, from PHASES."""
+    import json
+
+    cmd = [sys.executable, "-c", PHASES, "real", "--source", "gopro", "--root", str(root), "--flow-model", "dis",
+           "--out", str(out), "--quiet", *flags]
+    sp = json.loads(subprocess.run(cmd, check=True, env=env, cwd=cwd, capture_output=True, text=True)
+                    .stdout.strip().splitlines()[-1])
+    made, packs = sp["make_one"], sp.get("pack_sample", [])
+    first, last = made[0][0], made[-1][1]
+    write1 = sp["_write"][-1][1]
+    comp0, comp1 = sp["write_companions"][0]
+    return [("start-up", first, "imports, plan, input hashes, until the first sample starts"),
+            ("samples", last - first, f"{len(made)} samples made in this process (decode, average, DIS, masks)"),
+            ("shard write", write1 - last, "the last sample's compression, the HDF5 file image from the packed "
+             "chunks, atomic write, fsync"),
+            ("card and preview", comp1 - comp0, "read back for the preview"),
+            ("rest", (comp0 - write1) + (sp["end"][0][1] - comp1), "the manifest between the write and the card, "
+             "the summary (not the interpreter's exit)"),
+            ("packer thread busy", sum(b - a for a, b in packs), "gzip of every chunk, beside the samples")]
+
+
 def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """(wall seconds, CPU seconds: user + system of the process and its children). ``cwd``:
     a folder without a blurgen package (``python -m`` imports from the working folder first)."""
@@ -66,6 +119,7 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=18)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1, help="blurgen real --workers")
+    ap.add_argument("--phases", action="store_true", help="also time the phases of one blurgen run")
     ap.add_argument("--other", type=Path, default=None,
                     help="another blurgen checkout, run in the same rounds (e.g. the code before a change)")
     args = ap.parse_args()
@@ -112,6 +166,11 @@ def main() -> None:
             wall, cpu = min(rs)
             print(f"| {name:<{w}} | {each:<24} | {wall:>9.2f} | {wall / best_plain:>14.2f}x | {cpu:>19.2f} | "
                   f"{folder_summary(outs[name])} |")
+        if args.phases:
+            print(f"\nphases of one `blurgen real --no-quality` run (wall s; load {os.getloadavg()[0]:.1f}):\n")
+            print("| phase | s | what |\n|---|---|---|")
+            for name, sec, what in phases(root, tmp / "phases", env, tmp / "cwd", ["--no-quality"]):
+                print(f"| {name} | {sec:.2f} | {what} |")
         print("\nthe plain script:\n" + PLAIN)
 
 
