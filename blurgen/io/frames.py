@@ -21,7 +21,7 @@ from blurgen.errors import InputError
 from blurgen.io._decode import decoding
 from blurgen.utils import atomic_write_bytes
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".ppm", ".webp")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".ppm", ".webp", ".tif", ".tiff", ".bmp")
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
 _PNG_IEND = b"IEND\xaeB`\x82"  # chunk type + CRC of the last chunk
 _DIGITS = re.compile(r"\d+")
@@ -48,6 +48,10 @@ def _check_complete(path: Path, data: bytes) -> None:
         size = struct.unpack("<I", data[4:8])[0] + 8
         if len(data) < size:
             raise InputError(path, f"cannot decode image (truncated WebP: {len(data)} of {size} bytes)")
+    elif data[:2] == b"BM" and len(data) >= 6:
+        size = struct.unpack("<I", data[2:6])[0]
+        if len(data) < size:
+            raise InputError(path, f"cannot decode image (truncated BMP: {len(data)} of {size} bytes)")
     elif data[:2] in (b"P5", b"P6"):
         _, w, h, maxval, offset = _pnm_header(path, data)
         need = w * h * (3 if data[:2] == b"P6" else 1) * (2 if maxval > 255 else 1)
@@ -116,7 +120,7 @@ def decode_image(data: bytes, path: str | os.PathLike = "<bytes>") -> np.ndarray
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read a PNG, JPEG, PPM/PGM or WebP file as ``(H, W, 3)`` uint8 RGB.
+    """Read a PNG, JPEG, PPM/PGM, WebP, TIFF (the first page) or BMP file as ``(H, W, 3)`` uint8 RGB.
 
     Grayscale is replicated to three channels, 16-bit samples are scaled to 8 bits
     (round(x / 257)), an alpha channel is dropped; EXIF orientation is ignored (pixels as

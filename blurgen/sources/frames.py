@@ -20,7 +20,7 @@ from typing import Callable
 from blurgen.errors import InputError
 from blurgen.io.frames import IMAGE_EXTS, list_frames
 
-LAYOUT = "<root>/NNNNNN.png, or <root>/<sequence>/NNNNNN.png (any depth; .png .jpg .jpeg .ppm .webp)"
+LAYOUT = "<root>/NNNNNN.png, or <root>/<sequence>/NNNNNN.png (any depth; .png .jpg .jpeg .ppm .webp .tif .tiff .bmp)"
 _DIGITS = re.compile(r"\d+")
 
 

@@ -70,6 +70,33 @@ def test_gray_16bit_alpha_webp(tmp_path):
     assert image_size(tmp_path / "w.webp") == rgb.shape[:2]
 
 
+def test_tiff_and_bmp_frames(tmp_path):
+    # high-speed cameras often export TIFF sequences, 16-bit ones too
+    import cv2
+
+    rgb = _textured(seed=4)
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    cv2.imencode(".tif", bgr)[1].tofile(str(tmp_path / "lzw.tif"))
+    cv2.imencode(".tiff", bgr, [cv2.IMWRITE_TIFF_COMPRESSION, 1])[1].tofile(str(tmp_path / "raw.tiff"))
+    cv2.imencode(".tif", bgr.astype(np.uint16) * 257)[1].tofile(str(tmp_path / "d16.tif"))
+    cv2.imencode(".bmp", bgr)[1].tofile(str(tmp_path / "b.bmp"))
+    for name in ("lzw.tif", "raw.tiff", "d16.tif", "b.bmp"):
+        np.testing.assert_array_equal(read_image(tmp_path / name), rgb, err_msg=name)
+    pages = tmp_path / "pages.tif"
+    ok, buf = cv2.imencodemulti(".tif", [bgr, bgr[::-1].copy()])
+    assert ok
+    buf.tofile(str(pages))
+    np.testing.assert_array_equal(read_image(pages), rgb)  # the first page
+    cv2.imencode(".tif", rgb.astype(np.float32))[1].tofile(str(tmp_path / "f.tif"))
+    with pytest.raises(InputError, match="f.tif: cannot decode image .unsupported sample type float32"):
+        read_image(tmp_path / "f.tif")
+    for name in ("lzw.tif", "raw.tiff", "b.bmp"):
+        data = (tmp_path / name).read_bytes()
+        cut = _bad(tmp_path, "cut-" + name, data[: len(data) * 9 // 10])
+        with pytest.raises(InputError, match="cut-" + name + ": cannot decode image"):
+            read_image(cut)
+
+
 def _bad(tmp_path, name, data):
     p = tmp_path / name
     p.write_bytes(data)
