@@ -267,7 +267,7 @@ def test_cli_realshort_video_with_fps_verify_and_rerun(tmp_path):
     from real_helpers import REALSHORT
 
     if not REALSHORT.is_file():
-        pytest.skip(f"real fixture missing: {REALSHORT} (see /work/shared/realdata/README.md)")
+        pytest.skip(f"real fixture missing: {REALSHORT} (set $BLURGEN_REALDATA to the shared realdata folder)")
     res = invoke("--source", "video", "--root", REALSHORT, "--fps", 240, "--flow-model", "dis",
                  "--out", tmp_path / "out", "--quiet")
     assert res.exit_code == 0, res.output

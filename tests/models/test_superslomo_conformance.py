@@ -173,7 +173,7 @@ def port(fc: dict, at: dict, img0, img1, times, mistake: str | None = None):
 def pair():
     d = REALDATA / "sintel_alley_1"
     if not (d / "frame_0003.png").is_file():
-        pytest.skip(f"real test data missing: {d} (see /work/shared/realdata/README.md)")
+        pytest.skip(f"real test data missing: {d} (set $BLURGEN_REALDATA to the shared realdata folder)")
     from blurgen.io.frames import read_image
 
     return tuple(np.ascontiguousarray(read_image(d / f)[ROWS, COLS]) for f in ("frame_0002.png", "frame_0003.png"))

@@ -46,7 +46,7 @@ def test_seek_windows_equal_stream_decoding_with_bframes_and_start_offset(tmp_pa
 
 def test_realshort_windows(tmp_path):
     if not REALSHORT.is_file():
-        pytest.skip(f"real fixture missing: {REALSHORT} (see /work/shared/realdata/README.md)")
+        pytest.skip(f"real fixture missing: {REALSHORT} (set $BLURGEN_REALDATA to the shared realdata folder)")
     assert _check_all_windows(REALSHORT, step=5) == {"seek"}
 
 
