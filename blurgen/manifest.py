@@ -33,11 +33,9 @@ from blurgen import __version__
 from blurgen.errors import ConfigError, InputError
 from blurgen.shards.reader import SHARD_RE, ShardReader
 from blurgen.shards.schema import sample_digest
-from blurgen.utils import TMP_MARK, atomic_write_text, file_sha256
+from blurgen.utils import LOCK_NAME, MANIFEST_NAME, TMP_MARK, atomic_write_text, file_sha256
 
-MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA = 1
-LOCK_NAME = ".blurgen.lock"
 VERSIONED = ("torch", "numpy", "opencv-python", "h5py", "ptlflow", "torchvision", "joblib")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -11,6 +12,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+
+# What a dataset folder holds besides its shards: the manifest, and the lock of a run under way
+MANIFEST_NAME = "manifest.json"
+LOCK_NAME = ".blurgen.lock"
+
+
+def is_dataset_folder(folder: str | os.PathLike) -> bool:
+    """Whether blurgen writes a dataset into ``folder``: a run's lock is there, or a
+    ``manifest.json`` that blurgen wrote (its ``blurgen`` entry). Such a folder (the
+    ``--out`` of this or an earlier run, often put inside the input root) is never input."""
+    folder = Path(folder)
+    if (folder / LOCK_NAME).exists():
+        return True
+    try:
+        data = json.loads((folder / MANIFEST_NAME).read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("blurgen"), dict) and "schema" in data
 
 
 def key_digest(key: str) -> int:

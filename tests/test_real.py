@@ -228,6 +228,24 @@ def test_cli_frames_with_split_file_and_crf_then_verify(tmp_path):
     assert res.exit_code == 0, res.output
 
 
+def test_runs_with_out_inside_the_root_never_read_a_dataset_as_input(tmp_path):
+    # users keep outputs beside their frames: a second run, a resume and a rerun must see
+    # the same input (before, the first run's preview.png became an input "sequence")
+    root = tmp_path / "frames"
+    write_frames(root / "clip", range(14), moving_frames(14, 16, 16))
+
+    def manifest(out):
+        return json.loads((root / out / "manifest.json").read_text())
+
+    for out, extra in (("o1", []), ("o2", []), ("o1", ["--resume"])):
+        res = invoke("--source", "frames", "--root", root, "--out", root / out, "--flow-model", "dis", "--quiet", *extra)
+        assert res.exit_code == 0, res.output
+        assert manifest(out)["skipped"] == [] and len(manifest(out)["samples"]) == 2, out
+        assert [f["path"] for f in manifest(out)["inputs"]["files"]] == [f"clip/{i:06d}.png" for i in range(14)]
+    res = CliRunner().invoke(cli, ["rerun", str(root / "o1"), "--root", str(root), "--out", str(root / "o3")])
+    assert res.exit_code == 0, res.output
+
+
 def test_cli_errors_are_one_line(tmp_path):
     from blurgen.cli import main
 

@@ -15,10 +15,11 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from blurgen.errors import InputError
 from blurgen.io.frames import IMAGE_EXTS, list_frames
+from blurgen.utils import is_dataset_folder
 
 LAYOUT = "<root>/NNNNNN.png, or <root>/<sequence>/NNNNNN.png (any depth; .png .jpg .jpeg .ppm .webp .tif .tiff .bmp)"
 _DIGITS = re.compile(r"\d+")
@@ -108,6 +109,16 @@ def _has_images(folder: Path) -> bool:
         return False
 
 
+def walk_inputs(root: Path) -> Iterator[tuple[Path, list[str]]]:
+    """``os.walk`` of an input root: ``(folder, file names)``, sorted, without hidden folders
+    and without blurgen datasets (``utils.is_dataset_folder``: the output of this or an
+    earlier run put inside the root is not input)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames
+                             if not d.startswith(".") and not is_dataset_folder(Path(dirpath) / d))
+        yield Path(dirpath), sorted(filenames)
+
+
 def find_frame_sequences(root: str | os.PathLike,
                          split_of: Callable[[str], str] | None = None) -> list[FrameSequence]:
     """Every folder under ``root`` (``root`` included) that directly holds image files.
@@ -122,9 +133,7 @@ def find_frame_sequences(root: str | os.PathLike,
                          f"expected {LAYOUT}")
     split_of = split_of or (lambda name: "train")
     seqs: list[FrameSequence] = []
-    for dirpath, dirnames, _ in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        folder = Path(dirpath)
+    for folder, _ in walk_inputs(root):
         if not _has_images(folder):
             continue
         name = root.name if folder == root else folder.relative_to(root).as_posix()

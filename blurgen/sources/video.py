@@ -45,7 +45,7 @@ import numpy as np
 from blurgen.errors import InputError
 from blurgen.io import decoding
 from blurgen.io.video import iter_video_frames, read_frame_bytes
-from blurgen.sources.frames import describe_folder
+from blurgen.sources.frames import describe_folder, walk_inputs
 
 VIDEO_EXTS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".mts", ".m2ts",
               ".ts", ".wmv", ".flv", ".3gp", ".y4m")
@@ -79,10 +79,9 @@ def find_videos(root: str | os.PathLike) -> list[VideoFile]:
     if not root.is_dir():
         raise InputError(root, f"no video: found {describe_folder(root)}", f"expected {LAYOUT}")
     out: dict[str, VideoFile] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for fn in sorted(filenames):
-            p = Path(dirpath) / fn
+    for folder, filenames in walk_inputs(root):
+        for fn in filenames:
+            p = folder / fn
             if fn.startswith(".") or p.suffix.lower() not in VIDEO_EXTS:
                 continue
             rel = p.relative_to(root)

@@ -1,5 +1,7 @@
 """The frames source: any folder of numbered frames, or folders of such folders."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -28,6 +30,17 @@ def test_nested_folders_any_depth_with_split_rule(tmp_path):
     assert [s.name for s in seqs] == ["a", "b/c"]
     assert [s.split for s in seqs] == ["train", "test"]
     assert seqs[1].relpath(12) == "b/c/000012.jpg" and seqs[1].sequence == "c"
+
+
+def test_blurgen_datasets_under_the_root_are_not_sequences(tmp_path):
+    write_frames(tmp_path / "a", range(5), F)
+    for name in ("done", "running", "theirs"):  # each would be a sequence of numbered frames
+        write_frames(tmp_path / name, range(5), F)
+    (tmp_path / "done" / "manifest.json").write_text(json.dumps({"schema": 1, "blurgen": {"version": "0.1.0"}}))
+    (tmp_path / "running" / ".blurgen.lock").write_text("")
+    (tmp_path / "theirs" / "manifest.json").write_text(json.dumps({"files": ["000000.png"]}))  # not blurgen's
+    (tmp_path / "a" / "manifest.json").write_text("{not json")
+    assert [s.name for s in find_frame_sequences(tmp_path)] == ["a", "theirs"]
 
 
 def test_wrong_roots_say_what_was_expected_and_found(tmp_path):
