@@ -117,6 +117,7 @@ def profile_new(s, repeat, sample=None):
     @numba.njit
     def one_by_one(canvas, mask, P0, P1, t, acc, pos, C0, C1, holes):
         count = 0
+        fronts = 0
         for y in range(mask.shape[0]):
             for x in range(mask.shape[1]):
                 if pos[y, 4, x] < 0.0:
@@ -126,6 +127,7 @@ def profile_new(s, repeat, sample=None):
                     if (total < C.HOLE) == holes:
                         count += 1
                         if pos[y, 6, x] >= 0.0:
+                            fronts += 1
                             ta, tb = pos[y, 6, x], pos[y, 7, x]
                             c0, c1, c2 = C._over(canvas, P0, P1, mask[y, x], y, x, y,
                                                  np.float64(ta * C0[y, 0, x] + tb * C1[y, 0, x]),
@@ -136,7 +138,7 @@ def profile_new(s, repeat, sample=None):
                         acc[0, y, x] += c0
                         acc[1, y, x] += c1
                         acc[2, y, x] += c2
-        return count
+        return count, fronts
 
     @numba.njit
     def blend(acc, pos, C0, C1):
@@ -153,7 +155,7 @@ def profile_new(s, repeat, sample=None):
             C.clear_slot(canvas, mask, span, y)
 
     stages = {}
-    counts = {"holes": 0, "several layers or outlines": 0}
+    counts = {"holes": 0, "several layers or outlines": 0, "  of which translucent fronts (front read at once)": 0}
     p0, p1 = pair.planes
     for i, t in enumerate([times[0], *times]):  # the first round compiles the stage loops and is not counted
         row = {}
@@ -165,9 +167,11 @@ def profile_new(s, repeat, sample=None):
         row["read positions and coherence"] = fastest(lambda: positions(canvas, mask, span, pos), 1)[0]
         row["bicubic reads (both frames)"] = fastest(lambda: reads(p0, p1, pos, C0, C1, offsets, read_weights), 1)[0]
         for key, holes in (("holes", True), ("several layers or outlines", False)):
-            ms, cnt = fastest(lambda: one_by_one(canvas, mask, p0, p1, t, acc, pos, C0, C1, holes), 1)
+            ms, (cnt, fronts) = fastest(lambda: one_by_one(canvas, mask, p0, p1, t, acc, pos, C0, C1, holes), 1)
             row[f"pixels one by one: {key}"] = ms
             counts[key] += cnt if i else 0
+            if not holes:
+                counts["  of which translucent fronts (front read at once)"] += fronts if i else 0
         row["blend into the sum"] = fastest(lambda: blend(acc, pos, C0, C1), 1)[0]
         row["clear the canvas"] = fastest(lambda: clear(canvas, mask, span), 1)[0]
         for k, v in row.items():
