@@ -65,7 +65,9 @@ def config_from_options(o: dict) -> TrainConfig:
 
 
 @click.command("train")
-@click.option("--shards", type=click.Path(exists=True), help="Folder of shards (or one shard file) to train on.")
+@click.option("--shards", type=click.Path(exists=True),
+              help="Dataset folder (the --out of a run), a folder of such folders (each one's shards), or one shard "
+                   "file, to train on.")
 @click.option("--out", required=True, type=click.Path(), help="Run folder: last.pt, best.pt, tb/ (TensorBoard).")
 @click.option("--preset", type=click.Choice([*PRESETS, "none"]), default=D["preset"], show_default=True,
               help=PRESET_HELP)
@@ -149,7 +151,8 @@ def train(**o) -> None:
 
 @click.command("eval")
 @click.option("--ckpt", required=True, type=click.Path(exists=True, dir_okay=False), help="Checkpoint (last.pt / best.pt).")
-@click.option("--shards", required=True, type=click.Path(exists=True), help="Folder of shards or one shard file.")
+@click.option("--shards", required=True, type=click.Path(exists=True),
+              help="Dataset folder, a folder of such folders, or one shard file.")
 @click.option("--split", default="auto", show_default=True,
               help="Shard split to evaluate; auto = 'test' when the folder has it, else every shard; 'all'.")
 @click.option("--crop", type=int, default=0, show_default=True, help="Centre crop in pixels; 0 = full frames.")

@@ -20,6 +20,7 @@ import numpy as np
 from blurgen.errors import InputError
 from blurgen.io import decoding
 from blurgen.shards.schema import ARRAYS, SCHEMA_VERSION
+from blurgen.utils import is_dataset_folder
 
 # A chunk that does not decompress: the file was damaged after it was written.
 _DAMAGED = "blurgen verify names the damaged shards; rebuild them with the same command and --resume"
@@ -193,17 +194,18 @@ class ShardReader:
 
 def list_shards(paths_or_dir: str | os.PathLike | Sequence[str | os.PathLike], split: str | None = None) -> list[Path]:
     """Shard files: a directory's ``SPLIT-iiiii-of-nnnnn.h5`` files (of ``split`` if given),
-    sorted by name, or the given file list as is."""
+    sorted by name; for a directory without shards of its own, those of the blurgen datasets
+    in it (``out/`` holding ``monkaa/``, ``gopro/``, ...: each one's, by folder name); or the
+    given file list as is."""
     if isinstance(paths_or_dir, (str, os.PathLike)) and Path(paths_or_dir).is_dir():
         d = Path(paths_or_dir)
-        found = []
-        for p in sorted(d.iterdir()):
-            m = SHARD_RE.match(p.name)
-            if m and (split is None or m.group("split") == split):
-                found.append(p)
+        found = _shards_in(d, split)
+        if not found and not _shards_in(d, None):
+            for sub in sorted(p for p in d.iterdir() if p.is_dir() and is_dataset_folder(p)):
+                found += _shards_in(sub, split)
         if not found:
             what = f"no '{split}-*-of-*.h5' shards" if split else "no '*-of-*.h5' shards"
-            raise InputError(d, what, "point at the --out folder of a dataset run")
+            raise InputError(d, what, "point at the --out folder of a dataset run, or a folder of such folders")
         return found
     if isinstance(paths_or_dir, (str, os.PathLike)):
         paths_or_dir = [paths_or_dir]
@@ -212,6 +214,16 @@ def list_shards(paths_or_dir: str | os.PathLike | Sequence[str | os.PathLike], s
         if not p.is_file():
             raise InputError(p, "shard not found")
     return out
+
+
+def _shards_in(d: Path, split: str | None) -> list[Path]:
+    """The shard files directly in ``d`` (of ``split`` if given), sorted by name."""
+    found = []
+    for p in sorted(d.iterdir()):
+        m = SHARD_RE.match(p.name)
+        if m and (split is None or m.group("split") == split):
+            found.append(p)
+    return found
 
 
 def shard_info(path: str | os.PathLike) -> tuple[int, tuple[int, int] | None]:

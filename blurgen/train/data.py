@@ -188,7 +188,8 @@ def resolve_crop(crop: int | None, sizes: list[tuple[Path, tuple[int, int]]]) ->
     if fits >= DEFAULT_CROP:
         return DEFAULT_CROP, None
     return fits, (f"crop {fits}x{fits}: the default {DEFAULT_CROP}x{DEFAULT_CROP} does not fit the "
-                  f"{h}x{w} frames of {path.name}; {fits} is the largest multiple of 64 that fits every shard")
+                  f"{h}x{w} frames of {path.parent.name}/{path.name}; {fits} is the largest multiple of 64 that fits "
+                  "every shard")
 
 
 def shard_sizes(paths: list[Path]) -> list[tuple[Path, tuple[int, int]]]:

@@ -1,3 +1,4 @@
+import json
 import pickle
 
 import numpy as np
@@ -153,6 +154,25 @@ def test_dataset_over_shards_and_splits(tmp_path):
         ShardDataset(tmp_path, split="val")
     with pytest.raises(IndexError):
         ds[5]
+
+
+def test_a_folder_of_datasets_lists_each_one_s_shards(tmp_path):
+    blurgen_manifest = json.dumps({"schema": 1, "blurgen": {"version": "0.1.0"}})
+    for name, splits in (("nfs", ("train", "test")), ("gopro", ("train", "test")), ("video", ("train",))):
+        for split in splits:
+            shard(tmp_path / name, f"{split}-00000-of-00001.h5", n=2)
+        (tmp_path / name / "manifest.json").write_text(blurgen_manifest)
+    shard(tmp_path / "copy", "train-00000-of-00001.h5", n=2)  # shards without a manifest: not a dataset
+    rel = lambda paths: [p.relative_to(tmp_path).as_posix() for p in paths]  # noqa: E731
+    assert rel(list_shards(tmp_path, "train")) == [
+        "gopro/train-00000-of-00001.h5", "nfs/train-00000-of-00001.h5", "video/train-00000-of-00001.h5"]
+    assert rel(list_shards(tmp_path, "test")) == ["gopro/test-00000-of-00001.h5", "nfs/test-00000-of-00001.h5"]
+    assert len(ShardDataset(tmp_path, split="train", crop=8)) == 6
+    with pytest.raises(InputError, match="no 'val-.*or a folder of such folders"):
+        list_shards(tmp_path, "val")
+    shard(tmp_path, "test-00000-of-00001.h5", n=1)  # shards of its own: only those count
+    with pytest.raises(InputError, match="no 'train-"):
+        list_shards(tmp_path, "train")
 
 
 def test_crop_larger_than_frame_is_refused(tmp_path):

@@ -21,7 +21,8 @@ def trained(tmp_path_factory, toy_shards):
     res = CliRunner().invoke(cli, ["train", "--shards", str(toy_shards), "--out", str(run), "--width", "0.05",
                                    "--max-steps", "2", "--threads", "1", "--lr", "1e-3"])
     assert res.exit_code == 0, res.output
-    assert "crop 64x64: the default 256x256 does not fit the 64x64 frames of train-00000-of-00001.h5" in res.output
+    assert (f"crop 64x64: the default 256x256 does not fit the 64x64 frames of {toy_shards.name}/"
+            "train-00000-of-00001.h5") in res.output
     assert json.loads(res.output.strip().splitlines()[-1])["selected_on"] == "holdout"
     return run
 
