@@ -15,7 +15,7 @@ import numpy as np
 from blurgen.errors import InputError
 from blurgen.io.flowviz import flow_to_color
 from blurgen.io.frames import write_image
-from blurgen.shards.reader import SHARD_RE, ShardReader
+from blurgen.shards.reader import SHARD_RE, ShardReader, list_shards
 from blurgen.utils import atomic_write_text
 
 LICENCES = {
@@ -30,22 +30,29 @@ LICENCES = {
 
 
 def shard_files(out: Path) -> list[Path]:
-    """Complete shards of an output folder, sorted by name ([] when there are none yet)."""
+    """Complete shards of an output folder, sorted by name ([] when there are none yet); of
+    a folder of datasets, those of each dataset in it (``shards.reader.list_shards``)."""
 
     out = Path(out)
     if not out.is_dir():
         raise InputError(out, "no such output folder", "give the --out folder of a blurgen run")
-    return sorted(p for p in out.iterdir() if SHARD_RE.match(p.name))
+    try:
+        return list_shards(out)
+    except InputError:  # none yet
+        return []
 
 
 def read_records(out: Path) -> list[dict]:
-    """Key, shard, index and meta of every sample in the folder's shards."""
+    """Key, shard (its path in ``out``), split, index and meta of every sample in the
+    folder's shards."""
 
     recs = []
     for p in shard_files(out):
+        split = SHARD_RE.match(p.name).group("split")
         with ShardReader(p) as r:
             for i, k in enumerate(r.keys()):
-                recs.append({"key": k, "shard": p.name, "index": i, "meta": r.meta(i)})
+                recs.append({"key": k, "shard": p.relative_to(out).as_posix(), "split": split, "index": i,
+                             "meta": r.meta(i)})
     return recs
 
 
@@ -164,13 +171,23 @@ def _manifest(out: Path) -> dict:
         raise InputError(p, f"not valid JSON ({e})", "rerun the job with --resume to rewrite it") from None
 
 
+def _manifests(out: Path) -> list[dict]:
+    """The manifests of ``out`` and of the datasets whose shards it lists (a folder of datasets)."""
+    folders = sorted({Path(out)} | {p.parent for p in shard_files(out)})
+    return [m for m in (_manifest(f) for f in folders) if m]
+
+
 def compute_stats(out: Path, flow_pixels: int = 20000, seed: int = 0) -> dict:
-    """Counts per split and source, s / n / flow-magnitude samples, skipped reasons."""
+    """Counts per split and source, s / n / flow-magnitude samples, skipped reasons (of a
+    dataset folder, or of every dataset in a folder of them)."""
 
     recs = read_records(out)
-    man = _manifest(out)
-    split_of = {s.get("key"): s.get("split") for s in man.get("samples", [])}
-    by_split = Counter(split_of.get(r["key"]) or r["shard"].split("-")[0] for r in recs)
+    mans = _manifests(out)
+    if not recs and not mans:
+        raise InputError(out, "no shards and no manifest: not a blurgen dataset",
+                         "give the --out folder of a blurgen run, or a folder of such folders")
+    split_of = {s.get("key"): s.get("split") for man in mans for s in man.get("samples", [])}
+    by_split = Counter(split_of.get(r["key"]) or r["split"] for r in recs)
     by_source = Counter(r["meta"].get("source", "?") for r in recs)
     s_vals = [float(r["meta"]["s"]) for r in recs if "s" in r["meta"]]
     n_vals = [int(r["meta"]["n"]) for r in recs if "n" in r["meta"]]
@@ -184,7 +201,7 @@ def compute_stats(out: Path, flow_pixels: int = 20000, seed: int = 0) -> dict:
                 idx = rng.choice(len(fl), size=min(per, len(fl)), replace=False)
                 mags.append(np.linalg.norm(fl[idx], axis=1))
     mags = np.concatenate(mags) if mags else np.zeros(0)
-    skipped = Counter(s.get("reason", "?").split(":")[0] for s in man.get("skipped", []))
+    skipped = Counter(s.get("reason", "?").split(":")[0] for man in mans for s in man.get("skipped", []))
     return {"samples": len(recs), "by_split": dict(by_split), "by_source": dict(by_source),
             "s": s_vals, "n": n_vals, "flow_magnitude": mags.tolist(), "skipped": dict(skipped),
             **{name: [float(r["meta"][name]) for r in recs if r["meta"].get(name) is not None] for name in QUALITY}}
@@ -256,7 +273,7 @@ def dataset_card(out: Path, manifest: dict | None = None) -> str:
     kind = man.get("job", {}).get("kind") or man.get("kind") or "dataset"
     params = man.get("job", {}).get("params", {})
     sources = sorted({r["meta"].get("source", "?") for r in recs}) or [params.get("source", kind)]
-    splits = Counter(r["shard"].split("-")[0] for r in recs)
+    splits = Counter(r["split"] for r in recs)
     skipped = Counter(s.get("reason", "?") for s in man.get("skipped", []))
     shards = sorted({r["shard"] for r in recs})
     cmd = man.get("command")

@@ -80,6 +80,22 @@ def test_missing_folder_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no samples"):
         report.contact_sheet(tmp_path / "empty")
+    with pytest.raises(InputError, match="empty: no shards and no manifest: not a blurgen dataset"):
+        report.compute_stats(tmp_path / "empty")  # not "samples: 0"
+
+
+def test_a_folder_of_datasets_is_looked_at_as_one(dataset, tmp_path):
+    import shutil
+
+    for name in ("a", "b"):
+        shutil.copytree(dataset, tmp_path / "all" / name)
+    st = report.compute_stats(tmp_path / "all")
+    assert st["samples"] == 24 and st["by_split"] == {"train": 18, "test": 6}
+    assert st["skipped"] == {"pattern skip": 2}
+    recs = report.read_records(tmp_path / "all")
+    assert {r["shard"].split("/")[0] for r in recs} == {"a", "b"}
+    sheet = report.contact_sheet(tmp_path / "all", n=4, tile_width=64)  # reads each row's shard in its folder
+    assert sheet.shape[1] == 4 * 64
 
 
 def test_every_run_and_rerun_writes_its_card_and_preview(tmp_path):
