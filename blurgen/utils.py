@@ -33,6 +33,11 @@ def is_dataset_folder(folder: str | os.PathLike) -> bool:
     return isinstance(data, dict) and isinstance(data.get("blurgen"), dict) and "schema" in data
 
 
+def dataset_folders(folder: str | os.PathLike) -> list[Path]:
+    """The blurgen datasets directly in ``folder`` (:func:`is_dataset_folder`), by name."""
+    return sorted(d for d in Path(folder).iterdir() if d.is_dir() and is_dataset_folder(d))
+
+
 def key_digest(key: str) -> int:
     """A stable 64-bit integer from a sample key (independent of PYTHONHASHSEED)."""
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "little")

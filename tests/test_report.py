@@ -96,6 +96,13 @@ def test_a_folder_of_datasets_is_looked_at_as_one(dataset, tmp_path):
     assert {r["shard"].split("/")[0] for r in recs} == {"a", "b"}
     sheet = report.contact_sheet(tmp_path / "all", n=4, tile_width=64)  # reads each row's shard in its folder
     assert sheet.shape[1] == 4 * 64
+    res = CliRunner().invoke(cli, ["verify", str(tmp_path / "all")])
+    assert res.exit_code == 0 and res.output.count("verify OK") == 2, res.output
+    shard = sorted((tmp_path / "all" / "b").glob("train-*.h5"))[0]
+    shard.write_bytes(shard.read_bytes()[:-100])
+    res = CliRunner().invoke(cli, ["verify", str(tmp_path / "all")])
+    assert res.exit_code == 1 and f"verify OK: 4 shards, 12 samples match {tmp_path / 'all' / 'a'}" in res.output
+    assert f"problem(s) in {tmp_path / 'all' / 'b'}" in res.output
 
 
 def test_every_run_and_rerun_writes_its_card_and_preview(tmp_path):

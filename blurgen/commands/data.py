@@ -32,18 +32,25 @@ def rerun(manifest, root, out, workers, backend, scheduler, resume, quiet) -> No
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--quiet", is_flag=True, help="Print only the problems.")
 def verify(out: Path, quiet: bool) -> None:
-    """Check the shards in OUT against OUT/manifest.json.
+    """Check the shards in OUT against OUT/manifest.json (OUT a folder of datasets: each one).
 
     Recomputes every shard's sha256 and every sample's content digest; prints one line per
     missing, extra, truncated or altered shard or sample. Exit 0 only when all match.
     """
+    from blurgen.manifest import MANIFEST_NAME
     from blurgen.manifest import verify as do_verify
+    from blurgen.utils import dataset_folders
 
-    report = do_verify(out)
-    for line in report.problems:
-        click.echo(line)
-    if report.problems:
-        click.echo(f"verify FAILED: {len(report.problems)} problem(s) in {out}", err=True)
+    folders = [out] if (out / MANIFEST_NAME).exists() else dataset_folders(out) or [out]
+    failed = 0
+    for folder in folders:
+        report = do_verify(folder)
+        for line in report.problems:
+            click.echo(line)
+        if report.problems:
+            failed += 1
+            click.echo(f"verify FAILED: {len(report.problems)} problem(s) in {folder}", err=True)
+        elif not quiet:
+            click.echo(f"verify OK: {report.shards} shards, {report.samples} samples match {folder}/manifest.json")
+    if failed:
         raise SystemExit(1)  # (ctx.exit's code is dropped by a non-standalone click main)
-    if not quiet:
-        click.echo(f"verify OK: {report.shards} shards, {report.samples} samples match {out}/manifest.json")

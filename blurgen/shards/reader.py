@@ -20,7 +20,7 @@ import numpy as np
 from blurgen.errors import InputError
 from blurgen.io import decoding
 from blurgen.shards.schema import ARRAYS, SCHEMA_VERSION
-from blurgen.utils import is_dataset_folder
+from blurgen.utils import dataset_folders
 
 # A chunk that does not decompress: the file was damaged after it was written.
 _DAMAGED = "blurgen verify names the damaged shards; rebuild them with the same command and --resume"
@@ -201,7 +201,7 @@ def list_shards(paths_or_dir: str | os.PathLike | Sequence[str | os.PathLike], s
         d = Path(paths_or_dir)
         found = _shards_in(d, split)
         if not found and not _shards_in(d, None):
-            for sub in sorted(p for p in d.iterdir() if p.is_dir() and is_dataset_folder(p)):
+            for sub in dataset_folders(d):
                 found += _shards_in(sub, split)
         if not found:
             what = f"no '{split}-*-of-*.h5' shards" if split else "no '*-of-*.h5' shards"
