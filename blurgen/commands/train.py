@@ -199,7 +199,10 @@ def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers,
                    "also <name>-vs-label.png (blur | label | prediction | error) and the EPE.")
 @click.option("--threads", type=int, help="torch CPU threads.")
 def predict(images, ckpt, out, device, amp, max_mag, labels, threads) -> None:
-    """Flow from single blurred images (any size): a .flo and a colour PNG per image."""
+    """Flow from single blurred images (any size): a .flo and a colour PNG per image.
+
+    An image (or its --label) that cannot be read is one line on stderr and the others are
+    still predicted; the exit status is 1 when any image failed."""
     import torch
 
     from blurgen.train.predict import predict_files
@@ -208,6 +211,11 @@ def predict(images, ckpt, out, device, amp, max_mag, labels, threads) -> None:
         torch.set_num_threads(threads)
     recs = predict_files(list(images), ckpt, out, device=device, amp=amp, max_mag=max_mag, labels=list(labels))
     for r in recs:
+        if "error" in r:  # that image's bad input: one line; the others are done
+            click.echo(f"Error: {r['error']}", err=True)
+            continue
         click.echo(f"{r['image']} -> {r['flo']}, {r['png']} ({r['size'][0]}x{r['size'][1]}, "
                    f"mean |flow| {r['mean_mag']:.2f} px, max {r['max_mag']:.2f} px)"
                    + (f"; EPE {r['epe']:.3f} px against the label: {r['compare']}" if "compare" in r else ""))
+    if any("error" in r for r in recs):
+        raise SystemExit(1)  # (ctx.exit's code is dropped by a non-standalone click main)

@@ -45,48 +45,57 @@ def output_paths(images: list[Path], out: Path) -> list[tuple[Path, Path]]:
     return [(out / f"{s}.flo", out / f"{s}.png") for s in stems]
 
 
-def read_labels(labels: list[str | os.PathLike], images: list[Path], rgbs: list[np.ndarray]) -> list[np.ndarray]:
-    """The ``.flo`` label of each image (NaN allowed: not trusted), checked against the
-    images: one label per image, each of its image's size."""
-    if len(labels) != len(images):
-        raise ConfigError(f"{len(labels)} --label file(s) for {len(images)} image(s): give one label per image, "
-                          "in the order of the images")
-    flows = []
-    for lab, img, rgb in zip(labels, images, rgbs):
-        flow = read_flo(lab, allow_nonfinite=True)
-        if flow.shape[:2] != rgb.shape[:2]:
-            raise InputError(lab, f"the label is {flow.shape[1]}x{flow.shape[0]} but {img} is "
-                                  f"{rgb.shape[1]}x{rgb.shape[0]}", "give the flow of that image")
-        flows.append(flow)
-    return flows
+def _label_of(label: str | os.PathLike, image: Path, rgb: np.ndarray) -> np.ndarray:
+    """The ``.flo`` label of ``image`` (NaN allowed: not trusted), of the image's size."""
+    flow = read_flo(label, allow_nonfinite=True)
+    if flow.shape[:2] != rgb.shape[:2]:
+        raise InputError(label, f"the label is {flow.shape[1]}x{flow.shape[0]} but {image} is "
+                                f"{rgb.shape[1]}x{rgb.shape[0]}", "give the flow of that image")
+    return flow
 
 
 def predict_files(images: list[str | os.PathLike], ckpt: str | os.PathLike, out: str | os.PathLike,
                   device: str | torch.device = "cpu", amp: str = "none", max_mag: float | None = None,
                   labels: list[str | os.PathLike] | None = None) -> list[dict]:
-    """Predict every image; write .flo and colour .png. Returns one record per image:
-    ``{"image", "flo", "png", "size": [H, W], "mean_mag", "max_mag"}`` (pixels).
+    """Predict every image, one at a time; write .flo and colour .png. Returns one record per
+    image: ``{"image", "flo", "png", "size": [H, W], "mean_mag", "max_mag"}`` (pixels), or
+    ``{"image", "error"}`` (an ``InputError``) for an image or label that cannot be read or
+    does not fit: bad input of that image, the others are still predicted.
     ``device``: "auto", "cpu", "cuda", "cuda:N" or a torch.device. ``labels``: a ``.flo``
     per image (first -> last): also ``<name>-vs-label.png`` (blur | label | prediction |
     error, ``results.label_row``) and, in the record, ``"compare"`` (its path) and ``"epe"`` (px)."""
     device = pick_device(device) if isinstance(device, str) else device
     paths = [Path(p) for p in images]
     targets = output_paths(paths, Path(out))
-    rgbs = [read_image(p) for p in paths]  # fail on a bad image or label before any work
-    flows = read_labels(labels, paths, rgbs) if labels else [None] * len(paths)
+    if labels and len(labels) != len(paths):
+        raise ConfigError(f"{len(labels)} --label file(s) for {len(paths)} image(s): give one label per image, "
+                          "in the order of the images")
     model, _ = load_model(ckpt, device)
     records = []
-    for p, rgb, label, (flo, png) in zip(paths, rgbs, flows, targets):
-        flow = predict_flow(model, rgb, device, amp)
-        flo.parent.mkdir(parents=True, exist_ok=True)
-        write_flo(flo, flow)
-        write_flow_png(png, flow, max_mag=max_mag)
-        mag = np.linalg.norm(flow, axis=-1)
-        records.append({"image": str(p), "flo": str(flo), "png": str(png), "size": list(rgb.shape[:2]),
-                        "mean_mag": float(mag.mean()), "max_mag": float(mag.max())})
-        if label is not None:
-            compare = flo.with_name(f"{flo.stem}-vs-label.png")
-            row, epe = label_row(rgb, label, flow, title=p.name)
-            write_image(compare, row)
-            records[-1].update(compare=str(compare), epe=epe)
+    for i, (p, (flo, png)) in enumerate(zip(paths, targets)):
+        try:
+            rgb = read_image(p)
+            label = _label_of(labels[i], p, rgb) if labels else None
+        except InputError as e:
+            records.append({"image": str(p), "error": e})
+            continue
+        records.append(_predict_one(model, rgb, label, p, flo, png, device, amp, max_mag))
     return records
+
+
+def _predict_one(model, rgb: np.ndarray, label: np.ndarray | None, image: Path, flo: Path, png: Path, device,
+                 amp: str, max_mag: float | None) -> dict:
+    """Predict one read image, write its outputs, return its record (see :func:`predict_files`)."""
+    flow = predict_flow(model, rgb, device, amp)
+    flo.parent.mkdir(parents=True, exist_ok=True)
+    write_flo(flo, flow)
+    write_flow_png(png, flow, max_mag=max_mag)
+    mag = np.linalg.norm(flow, axis=-1)
+    record = {"image": str(image), "flo": str(flo), "png": str(png), "size": list(rgb.shape[:2]),
+              "mean_mag": float(mag.mean()), "max_mag": float(mag.max())}
+    if label is not None:
+        compare = flo.with_name(f"{flo.stem}-vs-label.png")
+        row, epe = label_row(rgb, label, flow, title=image.name)
+        write_image(compare, row)
+        record.update(compare=str(compare), epe=epe)
+    return record

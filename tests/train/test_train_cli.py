@@ -108,6 +108,22 @@ def test_predict_any_size_writes_flo_and_png(trained, tmp_path):
     np.testing.assert_array_equal(read_flo(tmp_path / "single.flo"), fa)  # deterministic
 
 
+def test_predict_an_unreadable_image_is_one_line_and_the_others_are_done(trained, tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    good = [tmp_path / "a.png", tmp_path / "c.png"]
+    for p in good:
+        write_image(p, rng.integers(0, 255, (40, 48, 3), dtype=np.uint8))
+    (tmp_path / "b.png").write_bytes(good[0].read_bytes()[:300])  # cut short
+    with pytest.raises(SystemExit) as e:
+        main(["predict", str(good[0]), str(tmp_path / "b.png"), str(good[1]), "--ckpt", str(trained / "last.pt"),
+              "--out", str(tmp_path / "out"), "--threads", "1"])
+    assert e.value.code == 1
+    out, err = capsys.readouterr()
+    assert err.strip().splitlines() == [f"Error: {tmp_path / 'b.png'}: cannot decode image (truncated PNG: no IEND chunk)"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.flo", "a.png", "c.flo", "c.png"]
+    assert out.count(" -> ") == 2
+
+
 def test_bad_checkpoint_is_one_clear_line(tmp_path, capsys, toy_shards):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
