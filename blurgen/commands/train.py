@@ -188,7 +188,7 @@ def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers,
 
 
 @click.command("predict")
-@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--ckpt", required=True, type=click.Path(exists=True, dir_okay=False), help="Checkpoint (last.pt / best.pt).")
 @click.option("--out", required=True, type=click.Path(), help="Output folder (<name>.flo + <name>.png), or F.flo for one image.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -199,17 +199,19 @@ def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers,
                    "also <name>-vs-label.png (blur | label | prediction | error) and the EPE.")
 @click.option("--threads", type=int, help="torch CPU threads.")
 def predict(images, ckpt, out, device, amp, max_mag, labels, threads) -> None:
-    """Flow from single blurred images (any size): a .flo and a colour PNG per image.
+    """Flow from single blurred images (any size): a .flo and a colour PNG per image
+    (a folder given stands for the image files in it, by name).
 
     An image (or its --label) that cannot be read is one line on stderr and the others are
     still predicted; the exit status is 1 when any image failed."""
     import torch
 
-    from blurgen.train.predict import predict_files
+    from blurgen.train.predict import image_files, predict_files
 
     if threads:
         torch.set_num_threads(threads)
-    recs = predict_files(list(images), ckpt, out, device=device, amp=amp, max_mag=max_mag, labels=list(labels))
+    recs = predict_files(image_files(images), ckpt, out, device=device, amp=amp, max_mag=max_mag,
+                         labels=list(labels))
     for r in recs:
         if "error" in r:  # that image's bad input: one line; the others are done
             click.echo(f"Error: {r['error']}", err=True)

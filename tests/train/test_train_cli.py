@@ -122,6 +122,17 @@ def test_predict_an_unreadable_image_is_one_line_and_the_others_are_done(trained
     assert err.strip().splitlines() == [f"Error: {tmp_path / 'b.png'}: cannot decode image (truncated PNG: no IEND chunk)"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.flo", "a.png", "c.flo", "c.png"]
     assert out.count(" -> ") == 2
+    # a folder stands for its image files
+    (tmp_path / "b.png").unlink()
+    (tmp_path / "notes.txt").write_text("not an image")
+    res = CliRunner().invoke(cli, ["predict", str(tmp_path), "--ckpt", str(trained / "last.pt"),
+                                   "--out", str(tmp_path / "out2"), "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == ["a.flo", "a.png", "c.flo", "c.png"]
+    (tmp_path / "none").mkdir()
+    with pytest.raises(SystemExit):
+        main(["predict", str(tmp_path / "none"), "--ckpt", str(trained / "last.pt"), "--out", str(tmp_path / "o")])
+    assert "none: no image files in this folder" in capsys.readouterr().err
 
 
 def test_bad_checkpoint_is_one_clear_line(tmp_path, capsys, toy_shards):
