@@ -1,6 +1,7 @@
 """The real job through the whole pipeline: exact blur, labels, keys, skips and bad input."""
 
 import json
+import subprocess
 
 import numpy as np
 import pytest
@@ -189,6 +190,22 @@ def test_video_windows_exact_and_truncation_recorded(tmp_path):
     last_kept = int(cut_kept[-1].rsplit("/", 1)[1])
     skipped_firsts = sorted(int(s["key"].rsplit("/", 1)[1]) for s in cut_skips)
     assert skipped_firsts == list(range(last_kept + 7, 56, 7))  # every later window, with a reason
+
+
+def test_a_short_video_and_one_without_video_are_recorded_not_dropped(tmp_path):
+    from real_helpers import ffmpeg
+
+    vids = tmp_path / "vids"
+    vids.mkdir()
+    encode_video(vids / "ok.mp4", moving_frames(14, 24, 32))
+    encode_video(vids / "tiny.mp4", moving_frames(5, 24, 32))
+    subprocess.run([ffmpeg(), "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "sine=frequency=440:duration=0.2", str(vids / "audio.mp4")], check=True)
+    man = run(build({"source": "video", "flow_model": "dis"}, vids), tmp_path / "out", quiet=True)
+    assert len(man["samples"]) == 2
+    reasons = {s["key"]: s["reason"] for s in man["skipped"]}
+    assert reasons["video/tiny"] == "video has 5 frame(s), fewer than a window of 7"
+    assert reasons["video/audio"].endswith("audio.mp4: no video stream in this file (its streams: Audio)")
 
 
 def test_config_errors():

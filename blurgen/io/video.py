@@ -149,6 +149,9 @@ _FRAME = re.compile(r"frame=\s*(\d+)")
 def _parse_stream(path: Path, text: str) -> tuple[int, int, float]:
     line = next((ln for ln in text.splitlines() if re.search(r"Stream #\d+:\d+.*: Video:", ln)), None)
     if line is None:
+        kinds = sorted(set(re.findall(r"Stream #\d+:\d+.*?: (\w+):", text)))
+        if re.search(r"^Input #\d+", text, re.MULTILINE):  # the container opened: it holds no video
+            raise InputError(path, f"no video stream in this file (its streams: {', '.join(kinds) or 'none'})")
         raise InputError(path, f"cannot open video ({_last_line(text)})")
     size = _SIZE.search(line.split(": Video:", 1)[1])
     rates = {m.group(3): float(m.group(1)) * (1000 if m.group(2) else 1) for m in _FPS.finditer(line)}

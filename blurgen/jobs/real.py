@@ -191,7 +191,10 @@ class RealJob(PlannedJob):
                     "container_fps": info.fps, "after_key": times.keyframe_between(w.first - c.window, w.first),
                 }))
             listed = max(info.n_frames, n)
-            if listed > n or times.partial:
+            if listed < c.window:
+                skips.append({"key": prefix, "reason": f"video has {listed} frame(s), fewer than a window of "
+                              f"{c.window}", "file": v.path})
+            elif listed > n or times.partial:
                 reason = (f"video truncated: the container lists {info.n_frames} frames, "
                           f"the file holds {n}" if info.n_frames > n else
                           "video truncated: the data ends inside the last frame")
