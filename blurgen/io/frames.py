@@ -242,6 +242,21 @@ def _jpeg_size(f) -> tuple[int, int] | None:
         f.seek(length - 2, os.SEEK_CUR)
 
 
+def number_position(stems: Iterable[str]) -> int:
+    """Which run of digits in the file stems is the frame number: when every stem holding
+    digits has the same count of runs, the last run whose value differs between them
+    (``frame0001_cam2`` -> ``0001``; ``GOPR0384_11_00_000123`` -> ``000123``); else, or
+    when none differs (one file), the last run (-1)."""
+    runs = [r for r in (_DIGITS.findall(s) for s in stems) if r]
+    counts = {len(r) for r in runs}
+    if len(counts) == 1:
+        k = counts.pop()
+        for j in range(k - 1, -1, -1):
+            if len({int(r[j]) for r in runs}) > 1:
+                return j
+    return -1
+
+
 def list_frames(
     folder: str | os.PathLike,
     exts: Iterable[str] | None = None,
@@ -249,9 +264,10 @@ def list_frames(
 ) -> list[Frame]:
     """The image files of ``folder`` as Frames, sorted by index.
 
-    The index is the last run of digits in the file stem (``frame_0012.png`` -> 12,
-    ``GOPR0384_11_00_000123.png`` -> 123). ``exts`` (default .png .jpg .jpeg .ppm .webp)
-    are matched case-insensitively; hidden files are skipped. A file without digits raises
+    The index is the run of digits in the file stem that numbers the frames
+    (:func:`number_position`: ``frame_0012.png`` -> 12, ``GOPR0384_11_00_000123.png`` ->
+    123, ``frame0012_cam2.png`` -> 12). ``exts`` (default :data:`IMAGE_EXTS`) are matched
+    case-insensitively; hidden files are skipped. A file without digits raises
     InputError unless ``ignore_non_numeric``; two files with the same index raise InputError.
     An empty folder gives ``[]``.
     """
@@ -260,18 +276,21 @@ def list_frames(
         what = "not a folder" if folder.exists() else "folder not found"
         raise InputError(folder, what, "give a folder of numbered image files")
     wanted = {e.lower() if e.startswith(".") else "." + e.lower() for e in (exts or IMAGE_EXTS)}
-    by_index: dict[int, Path] = {}
-    for p in folder.iterdir():
+    files = []
+    for p in sorted(folder.iterdir()):
         if p.name.startswith(".") or p.suffix.lower() not in wanted or not p.is_file():
             continue
-        runs = _DIGITS.findall(p.stem)
-        if not runs:
+        if not _DIGITS.search(p.stem):
             if ignore_non_numeric:
                 continue
             raise InputError(
                 p, "frame file name has no number", "rename it or pass ignore_non_numeric=True"
             )
-        idx = int(runs[-1])
+        files.append(p)
+    pos = number_position(p.stem for p in files)
+    by_index: dict[int, Path] = {}
+    for p in files:
+        idx = int(_DIGITS.findall(p.stem)[pos])
         if idx in by_index:
             a, b = sorted([by_index[idx].name, p.name])
             raise InputError(folder, f"two frames with index {idx}: {a} and {b}", "remove one of them")

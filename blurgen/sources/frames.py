@@ -1,7 +1,8 @@
 """Frame sequences: folders of numbered images, the common ground of GoPro, NfS and your own.
 
 A :class:`FrameSequence` is one folder of numbered frames (``000123.png``; the number is
-the last run of digits in the file name, see ``blurgen.io.frames.list_frames``). The
+the run of digits that differs between the file names, the last one if several do, see
+``blurgen.io.frames.number_position``). The
 ``frames`` source takes any folder of numbered frames, or a folder of such folders at
 any depth: every folder that directly holds image files is one sequence, named by its
 path relative to the root (the root's own name when the root itself holds the frames).
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from blurgen.errors import InputError
-from blurgen.io.frames import IMAGE_EXTS, list_frames
+from blurgen.io.frames import IMAGE_EXTS, list_frames, number_position
 from blurgen.utils import is_dataset_folder
 
 LAYOUT = "<root>/NNNNNN.png, or <root>/<sequence>/NNNNNN.png (any depth; .png .jpg .jpeg .ppm .webp .tif .tiff .bmp)"
@@ -73,12 +74,11 @@ def describe_folder(path: Path, limit: int = 6) -> str:
 
 
 def digit_width(file_names: list[str]) -> int:
-    """The zero-padded width of the frame numbers (the shortest last digit run; at least 1)."""
-    widths = []
-    for n in file_names:
-        runs = _DIGITS.findall(Path(n).stem)
-        if runs:
-            widths.append(len(runs[-1]))
+    """The zero-padded width of the frame numbers (the shortest of the runs of digits that
+    number the frames, ``io.frames.number_position``; at least 1)."""
+    stems = [Path(n).stem for n in file_names]
+    pos = number_position(stems)
+    widths = [len(runs[pos]) for runs in map(_DIGITS.findall, stems) if runs]
     return min(widths) if widths else 1
 
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from blurgen.errors import InputError
-from blurgen.io.frames import Frame, find_gaps, image_size, list_frames, read_image, write_image
+from blurgen.io.frames import Frame, find_gaps, image_size, list_frames, number_position, read_image, write_image
+from blurgen.sources.frames import digit_width
 
 
 def _textured(h=24, w=32, seed=0):
@@ -95,6 +96,20 @@ def test_tiff_and_bmp_frames(tmp_path):
         cut = _bad(tmp_path, "cut-" + name, data[: len(data) * 9 // 10])
         with pytest.raises(InputError, match="cut-" + name + ": cannot decode image"):
             read_image(cut)
+
+
+def test_the_frame_number_is_the_run_of_digits_that_changes(tmp_path):
+    img = np.zeros((4, 4, 3), np.uint8)
+    (tmp_path / "cams").mkdir()
+    (tmp_path / "gopro").mkdir()
+    for i in (3, 4, 12):
+        write_image(tmp_path / "cams" / f"frame{i:04d}_cam2.png", img)  # a camera number after the frame's
+        write_image(tmp_path / "gopro" / f"GOPR0384_11_00_{i:06d}.png", img)
+    assert [f.index for f in list_frames(tmp_path / "cams")] == [3, 4, 12]
+    assert [f.index for f in list_frames(tmp_path / "gopro")] == [3, 4, 12]
+    assert number_position(["a1_b7", "a2_b7"]) == 0 and number_position(["a1_b7", "a1_b8"]) == 1
+    assert number_position(["x5"]) == -1 and number_position(["a1_b7", "a2"]) == -1  # one file; runs differ in count
+    assert digit_width(["frame0003_cam2.png", "frame0004_cam2.png"]) == 4
 
 
 def _bad(tmp_path, name, data):
