@@ -206,11 +206,11 @@ def predict(images, ckpt, out, device, amp, max_mag, labels, threads) -> None:
     still predicted; the exit status is 1 when any image failed."""
     import torch
 
-    from blurgen.train.predict import image_files, predict_files
+    from blurgen.train.predict import expand_folders, predict_files
 
     if threads:
         torch.set_num_threads(threads)
-    recs = predict_files(image_files(images), ckpt, out, device=device, amp=amp, max_mag=max_mag,
+    recs = predict_files(expand_folders(images), ckpt, out, device=device, amp=amp, max_mag=max_mag,
                          labels=list(labels))
     for r in recs:
         if "error" in r:  # that image's bad input: one line; the others are done

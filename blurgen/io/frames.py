@@ -242,6 +242,14 @@ def _jpeg_size(f) -> tuple[int, int] | None:
         f.seek(length - 2, os.SEEK_CUR)
 
 
+def image_files(folder: Path, exts: Iterable[str] | None = None) -> list[Path]:
+    """The image files directly in ``folder`` (suffix in ``exts``, default
+    :data:`IMAGE_EXTS`, any case; hidden files left out), sorted by name."""
+    wanted = {e.lower() if e.startswith(".") else "." + e.lower() for e in (exts or IMAGE_EXTS)}
+    return sorted(p for p in Path(folder).iterdir()
+                  if not p.name.startswith(".") and p.suffix.lower() in wanted and p.is_file())
+
+
 def number_position(stems: Iterable[str]) -> int:
     """Which run of digits in the file stems is the frame number: when every stem holding
     digits has the same count of runs, the last run whose value differs between them
@@ -275,11 +283,8 @@ def list_frames(
     if not folder.is_dir():
         what = "not a folder" if folder.exists() else "folder not found"
         raise InputError(folder, what, "give a folder of numbered image files")
-    wanted = {e.lower() if e.startswith(".") else "." + e.lower() for e in (exts or IMAGE_EXTS)}
     files = []
-    for p in sorted(folder.iterdir()):
-        if p.name.startswith(".") or p.suffix.lower() not in wanted or not p.is_file():
-            continue
+    for p in image_files(folder, exts):
         if not _DIGITS.search(p.stem):
             if ignore_non_numeric:
                 continue

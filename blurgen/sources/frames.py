@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from blurgen.errors import InputError
-from blurgen.io.frames import IMAGE_EXTS, list_frames, number_position
+from blurgen.io.frames import image_files, list_frames, number_position
 from blurgen.utils import is_dataset_folder
 
 LAYOUT = "<root>/NNNNNN.png, or <root>/<sequence>/NNNNNN.png (any depth; .png .jpg .jpeg .ppm .webp .tif .tiff .bmp)"
@@ -87,11 +87,7 @@ def read_sequence(root: Path, folder: Path, name: str, sequence: str, split: str
     """The frames of ``folder`` as a FrameSequence, or None when it holds no image files.
     Image files whose names hold no number are left out and listed in ``ignored``."""
     frames = list_frames(folder, exts=exts, ignore_non_numeric=True)
-    wanted = {e.lower() if e.startswith(".") else "." + e.lower() for e in (exts or IMAGE_EXTS)}
-    ignored = tuple(sorted(
-        p.name for p in folder.iterdir()
-        if not p.name.startswith(".") and p.suffix.lower() in wanted and not _DIGITS.search(p.stem) and p.is_file()
-    ))
+    ignored = tuple(p.name for p in image_files(folder, exts) if not _DIGITS.search(p.stem))
     if not frames and not ignored:
         return None
     rel = folder.relative_to(root).as_posix() if folder != root else "."
@@ -101,10 +97,8 @@ def read_sequence(root: Path, folder: Path, name: str, sequence: str, split: str
 
 
 def _has_images(folder: Path) -> bool:
-    wanted = set(IMAGE_EXTS)
     try:
-        return any(p.suffix.lower() in wanted and not p.name.startswith(".") and p.is_file()
-                   for p in folder.iterdir())
+        return bool(image_files(folder))
     except OSError:
         return False
 

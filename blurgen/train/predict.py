@@ -16,7 +16,7 @@ import torch
 
 from blurgen.errors import ConfigError, InputError
 from blurgen.io import read_flo, read_image, write_flo, write_flow_png, write_image
-from blurgen.io.frames import IMAGE_EXTS
+from blurgen.io.frames import IMAGE_EXTS, image_files
 from blurgen.train.checkpoint import load_model
 from blurgen.train.ddp import pick_device
 from blurgen.train.evaluate import infer_flow
@@ -34,16 +34,15 @@ def predict_flow(model: torch.nn.Module, rgb: np.ndarray, device: torch.device |
     return flow[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
 
 
-def image_files(images: list[str | os.PathLike] | tuple) -> list[Path]:
-    """``images`` with each folder replaced by the image files directly in it (by name;
-    hidden files left out); ``InputError`` for a folder without any."""
+def expand_folders(images: list[str | os.PathLike] | tuple) -> list[Path]:
+    """``images`` with each folder replaced by the image files directly in it
+    (``io.frames.image_files``); ``InputError`` for a folder without any."""
     out: list[Path] = []
     for p in map(Path, images):
         if not p.is_dir():
             out.append(p)
             continue
-        found = sorted(f for f in p.iterdir()
-                       if f.suffix.lower() in IMAGE_EXTS and not f.name.startswith(".") and f.is_file())
+        found = image_files(p)
         if not found:
             raise InputError(p, f"no image files in this folder ({' '.join(IMAGE_EXTS)})", "give images or their folder")
         out += found
