@@ -121,7 +121,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="blurgen real --workers")
     ap.add_argument("--phases", action="store_true", help="also time the phases of one blurgen run")
     ap.add_argument("--other", type=Path, default=None,
-                    help="another blurgen checkout, run in the same rounds (e.g. the code before a change)")
+                    help="another blurgen checkout, run with --no-quality in the same rounds (e.g. the code "
+                         "before a change)")
     args = ap.parse_args()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     with tempfile.TemporaryDirectory() as tmpd:
@@ -142,7 +143,8 @@ def main() -> None:
                     ("blurgen real --no-quality --compression none", env, ["--no-quality", "--compression", "none"]),
                     ("blurgen real", env, [])]
         if args.other is not None:
-            blurgens.append((f"blurgen real ({args.other.name})", {**env, "PYTHONPATH": str(args.other.resolve())}, []))
+            blurgens.append((f"blurgen real --no-quality ({args.other.name})",
+                             {**env, "PYTHONPATH": str(args.other.resolve())}, ["--no-quality"]))
         runs: dict[str, list[tuple[float, float]]] = {"plain script": [], **{b[0]: [] for b in blurgens}}
         outs = {}
         (tmp / "cwd").mkdir()

@@ -1,8 +1,8 @@
 """``run(job, out)``: the one loop every dataset command runs.
 
-Plan shards from the task keys alone, make each shard's samples in parallel (workers go on
-making the next shard's samples while this process writes the previous one), write each
-shard atomically in planned order, and rewrite ``OUT/manifest.json`` after each. The same
+Plan shards from the task keys alone, make each shard's samples in parallel, write each
+shard atomically in planned order (in a background thread, while the next shard's samples
+are made), and rewrite ``OUT/manifest.json`` after each. The same
 job, seed and settings give byte-identical shards whatever the worker count, backend or
 finishing order; ``resume=True`` after a kill gives the same dataset as an uninterrupted run.
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -165,9 +167,9 @@ def _make_shards(job: Job, book: RunBook, settings: Settings, seed: int, on_erro
     tasks = [t for p in todo for t in p.tasks]
     with executor(*where) as par, ShardPacker(settings.compression, settings.tile) as packer, \
             WaitingRoom(book.out, GROUP_BUFFER_BYTES) as room:
-        # one ordered stream over every remaining task: workers go on making the next
-        # shard's samples while this process writes the previous shard, and each sample
-        # is compressed in the background while the next ones are made
+        # one ordered stream over every remaining task: the next shard's samples are made
+        # (by the workers, or here) while the packer's writer thread writes the previous
+        # shard, and each sample is compressed in the background while the next ones are made
         # loky's processes are the run's own: Ctrl-C (sent to the whole process group) is for
         # this process to handle, not theirs (a cluster's workers are left as they are)
         backend = check_backend(*where)
@@ -179,11 +181,16 @@ def _make_shards(job: Job, book: RunBook, settings: Settings, seed: int, on_erro
         else:
             per_group = par(delayed(make_group)(job, [tasks[i] for i in g], seed, pack, own) for g in groups)
             results = _in_planned_order(groups, per_group, packer, room)
-        for plan in todo:
-            made, skipped = _collect(plan, results, on_error, weights, book, stop, bar, packer)
-            stop.check()
-            _write(plan, made, skipped, book, packer)
-            book.flush("partial")
+        writing = None  # the shard being written while the next shard's samples are made
+        try:
+            for plan in todo:
+                made, skipped = _collect(plan, results, on_error, weights, book, stop, bar, packer)
+                stop.check()
+                _record(writing, book)
+                writing = _write(plan, made, skipped, book, packer)
+            _record(writing, book)
+        finally:
+            _record(writing, book, ending=True)
 
 
 def _groups(job: Job, tasks: list[Task], packer: ShardPacker) -> list[list[int]] | None:
@@ -236,12 +243,35 @@ def _collect(plan: ShardPlan, results: Iterator, on_error: str, weights: set[str
     return made, skipped
 
 
-def _write(plan: ShardPlan, made: list[Pending], skipped: list[dict], book: RunBook, packer: ShardPacker) -> None:
-    """Write one shard (skips left out, indices compacted) and record it in the book."""
+@dataclass
+class _Writing:
+    """A shard handed to the packer's writer thread, not yet in the book."""
+
+    plan: ShardPlan
+    path: Path
+    sha: Future
+    samples: list[tuple[str, str]]
+    skipped: list[dict]
+    recorded: bool = False
+
+
+def _write(plan: ShardPlan, made: list[Pending], skipped: list[dict], book: RunBook, packer: ShardPacker) -> _Writing:
+    """Start writing one shard (skips left out, indices compacted) in the writer thread."""
     path = book.out / plan.name
     attrs = {"recipe_digest": book.manifest["recipe_digest"], "split": plan.split}
-    sha = packer.write(path, made, attrs)
-    book.record_shard(plan, sha, path.stat().st_size, [(m.key, m.digest) for m in made], skipped)
+    return _Writing(plan, path, packer.write_later(path, made, attrs), [(m.key, m.digest) for m in made], skipped)
+
+
+def _record(writing: _Writing | None, book: RunBook, ending: bool = False) -> None:
+    """Wait for the shard's write, record it in the book and rewrite the manifest.
+    ``ending``: the run is ending on an exception; a write that failed too is left out
+    (the exception under way is the one reported)."""
+    if writing is None or writing.recorded or (ending and writing.sha.exception() is not None):
+        return
+    writing.recorded = True
+    sha = writing.sha.result()
+    book.record_shard(writing.plan, sha, writing.path.stat().st_size, writing.samples, writing.skipped)
+    book.flush("partial")
 
 
 class _NoBar:

@@ -6,11 +6,15 @@ wait for the making and the making for the compression. :class:`ShardPacker` han
 sample, as soon as it comes back, to one background thread that compresses its chunks
 (``blurgen.shards.packed.pack_sample``; zlib releases the GIL, as OpenCV and the numba
 kernels of the next sample do), and writes the shard from the compressed chunks
-(``write_packed_shard``): the same bytes as ``write_shard``. The thread never touches the
-output folder; the shard is written, and the manifest updated, by the loop's thread as
-before, so stops and failures end a run as they did. Compressions the packer cannot
+(``write_packed_shard``): the same bytes as ``write_shard``. Compressions the packer cannot
 reproduce (``none``, ``lzf``, ``blosc-zstd``, or a zlib that differs from HDF5's) are
 written by ``write_shard`` from the samples, as before.
+
+A shard's write (the HDF5 file image, the sha256, the atomic write and its fsync) runs in
+a second background thread, :meth:`ShardPacker.write_later`, while the loop's thread makes
+the next shard's samples; the loop records a shard in the manifest only once its write has
+returned, and waits for it before it ends, however it ends (a stop, a full disk, bad input
+under ``--on-error fail``), so a run ends with every shard it wrote in its manifest.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class ShardPacker:
     def __init__(self, compression: str, tile: int):
         self.compression, self.tile = compression, tile
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="blurgen-pack") if packable(compression) else None
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="blurgen-write")
 
     @property
     def packs(self) -> bool:
@@ -54,6 +59,7 @@ class ShardPacker:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._writer.shutdown(wait=True, cancel_futures=True)
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
@@ -69,6 +75,11 @@ class ShardPacker:
         if self._pool is not None and isinstance(item, Sample):
             item = self._pool.submit(pack_sample, item, self.compression, self.tile)
         return Pending(made.sample.key, made.digest, item)
+
+    def write_later(self, path: str | os.PathLike, pendings: list[Pending], attrs: dict[str, Any]) -> Future:
+        """:meth:`write` in the writer thread (one shard at a time, in the order asked); the
+        future's result is the shard's sha256."""
+        return self._writer.submit(self.write, path, pendings, attrs)
 
     def write(self, path: str | os.PathLike, pendings: list[Pending], attrs: dict[str, Any]) -> str:
         """Write the shard (atomically); return its sha256."""
