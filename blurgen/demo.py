@@ -63,7 +63,7 @@ class _Stages:
             self.echo("$ blurgen " + " ".join(argv))
         t0 = time.perf_counter()
         yield ["blurgen", *argv]
-        self.times[name] = time.perf_counter() - t0
+        self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - t0
 
 
 def combined_preview(folders: list[Path], png: Path, per_folder: int = 2, seed: int = 0) -> Path:
@@ -136,18 +136,23 @@ def _train(stages: _Stages, shards: Path, run: Path, *, steps: int, crop: int | 
     return json.loads((run / "run.json").read_text())
 
 
-def _evaluate(stages: _Stages, ckpt: Path, shards: Path) -> dict:
-    """EPE of ``ckpt`` on the test split of ``shards``, per image too: what ``blurgen eval
-    --json --per-sample`` prints."""
+def _evaluate(stages: _Stages, ckpt: Path, shards: Path, crop: int) -> tuple[dict, dict]:
+    """EPE of ``ckpt`` on the test split of ``shards``: on full frames, per image too (what
+    ``blurgen eval --json --per-sample`` prints), and on centre crops of the training crop
+    ``crop`` (what validation selected the checkpoint on; ``blurgen eval --crop``)."""
     argv = ["eval", "--ckpt", str(ckpt), "--shards", str(shards), "--split", "test", "--per-sample", "--json"]
     with stages("eval", argv):
-        return evaluate_checkpoint(ckpt, shards, split="test", per_sample=True)
+        full = evaluate_checkpoint(ckpt, shards, split="test", per_sample=True)
+    argv = ["eval", "--ckpt", str(ckpt), "--shards", str(shards), "--split", "test", "--crop", str(crop), "--json"]
+    with stages("eval", argv):
+        cropped = evaluate_checkpoint(ckpt, shards, split="test", crop=crop)
+    return full, cropped
 
 
 def _results(ckpt: Path, shards: Path, run: Path, out: Path, n_test: int) -> dict:
     """OUT/results.png (the test images' predictions, then the training curve) and
     RUN/curve.png; returns what demo.json records of them."""
-    title = (f"{ckpt.name} on the monkaa test split ({n_test} images, never seen in training): "
+    title = (f"{ckpt.name} on the monkaa test split ({n_test} full frames, never seen in training): "
              "blur | label | prediction | error")
     res = write_results(ckpt, shards, out / "results.png", run=run, split="test", device="auto", title=title)
     write_curve(run, run / "curve.png")
@@ -174,7 +179,7 @@ def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 
     _make_datasets(stages, s, out, workers, quiet)
     run_info = _train(stages, out / "monkaa", run, steps=train_steps, crop=crop, width=width, seed=seed, quiet=quiet)
     ckpt = run / "best.pt" if (run / "best.pt").is_file() else run / "last.pt"
-    ev = _evaluate(stages, ckpt, out / "monkaa")
+    ev, ev_crop = _evaluate(stages, ckpt, out / "monkaa", run_info["crop"]["size"])
     datasets = [out / d for d in DATASET_STAGES]
     t0 = time.perf_counter()
     combined_preview(datasets, out / "preview.png")
@@ -184,6 +189,7 @@ def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 
     total = time.perf_counter() - t_all
 
     head = _headline(datasets, stages.times, total, ev, run_info, ckpt)
+    head["eval_crop"] = {"crop": run_info["crop"]["size"], **{k: ev_crop.get(k) for k in EVAL_KEYS}}
     head["results"] = results
     (out / "demo.json").write_text(json.dumps(head, indent=1))
     for line in _summary(out, head, stages.times, total, ev, run_info, ckpt):
@@ -224,16 +230,23 @@ def _summary(out: Path, head: dict, times: dict[str, float], total: float, ev: d
         lines.append(f"  {name:<14}  {d}  {c['samples']} samples, {c['skipped']} skipped  (card: {d / 'README.md'})")
     lines.append(f"  training run    {run}  (checkpoint {ckpt.name}, crop {run_info['crop']['size']}, what it read: "
                  f"{run / 'run.json'}; TensorBoard logs in {run / 'tb'})")
-    zero = ev.get("zero_epe_min")
-    lines.append(f"  eval: {ckpt.name} {selected}, reported on the monkaa {ev.get('split')} split (full frames, "
-                 f"{ev.get('n', '?')} images, never seen in training): EPE min {ev['epe_min']:.3f} px"
-                 + (f"  vs zero flow {zero:.3f} px" if zero is not None else "")
-                 + f"  (fwd {ev['epe_fwd']:.3f}, bwd {ev['epe_bwd']:.3f})")
+    lines.append(f"  eval: {ckpt.name} {selected}, reported on the monkaa {ev.get('split')} split "
+                 f"({ev.get('n', '?')} images, never seen in training):")
+    c = head["eval_crop"]["crop"]
+    lines.append(f"    centre crops {c}x{c} (the size it was trained and selected on): " + _epe_line(head["eval_crop"]))
+    lines.append(f"    full frames: {_epe_line(ev)}  (a network's output depends on the size of its input: "
+                 "docs/training.md, 'Input size')")
     lines.append(f"  contact sheet   {out / 'preview.png'}")
     n = len(head["results"]["images"])
     lines.append(f"  results         {out / 'results.png'}  ({n} test image(s): blur | label | prediction | error, "
                  f"EPE on each; the training curve below it, also in {run / 'curve.png'})")
     return lines
+
+
+def _epe_line(ev: dict) -> str:
+    zero = ev.get("zero_epe_min")
+    return (f"EPE min {ev['epe_min']:.3f} px" + (f" vs zero flow {zero:.3f} px" if zero is not None else "")
+            + f" (fwd {ev['epe_fwd']:.3f}, bwd {ev['epe_bwd']:.3f})")
 
 
 __all__ = ["combined_preview", "run_demo"]

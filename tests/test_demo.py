@@ -37,6 +37,12 @@ def test_demo_runs_the_whole_chain(tmp_path):
     test_keys = {s["key"] for s in man["samples"] if s["split"] == "test"}
     assert test_keys and run["selection"]["keys"] and not set(run["selection"]["keys"]) & test_keys
     assert "selected on a holdout of" in text and "reported on the monkaa test split" in text
+    # also on centre crops of the training crop, as validation scored it: blurgen eval --crop 64
+    crop = evaluate_checkpoint(out / "run" / head["selection"]["checkpoint"], out / "monkaa", split="test", crop=64)
+    assert head["eval_crop"] == {"crop": 64, **{k: crop[k] for k in ("epe_min", "epe_fwd", "epe_bwd",
+                                                                      "zero_epe_min", "n")}}
+    assert f"centre crops 64x64 (the size it was trained and selected on): EPE min {crop['epe_min']:.3f} px" in text
+    assert f"full frames: EPE min {head['eval']['epe_min']:.3f} px" in text
     _check_results(out, head, text)
 
 
