@@ -185,6 +185,10 @@ def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers,
     click.echo(format_table(res))
     click.echo("EPE in pixels; epe_min = per-sample min over flow first->last and last->first; "
                "zero_* = EPE of predicting zero flow.")
+    trained = res.get("train_crop")
+    if trained and any(size != [trained, trained] for size in res["input_sizes"]):
+        click.echo(f"The network was trained on {trained}x{trained} crops; its output depends on the input size "
+                   f"(--crop {trained} evaluates at that size; docs/training.md, 'Input size').")
 
 
 @click.command("predict")

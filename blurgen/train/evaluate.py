@@ -154,7 +154,9 @@ def evaluate_checkpoint(ckpt: str | os.PathLike, shards: str | os.PathLike, spli
     """EPE of the checkpoint ``ckpt`` on ``shards``: the object ``blurgen eval --json`` prints.
 
     ``{"n", "epe_min", "epe_fwd", "epe_bwd", "zero_epe_min", "zero_epe_fwd", "zero_epe_bwd",
-    "per_source": {source: {the same but "split"}}, "split"}``: EPE in pixels, a metric
+    "per_source": {source: {the same but "split"}}, "split", "input_sizes", "train_crop"}``:
+    EPE in pixels (``input_sizes``: the [H, W] the network was given; ``train_crop``: the crop
+    it was trained on, from the checkpoint), a metric
     without a sample is None (JSON null). ``split``: see ``eval_split`` (``"all"`` in the
     result when every shard was read). ``crop``: 0 = full frames, else ``crop`` x ``crop``
     centre crops. ``limit``: only the first N samples. ``device``: "auto", "cpu", "cuda",
@@ -163,10 +165,10 @@ def evaluate_checkpoint(ckpt: str | os.PathLike, shards: str | os.PathLike, spli
     order (the numbers the means are made of).
     """
     dev = pick_device(device) if isinstance(device, str) else torch.device(device)
-    model, _ = load_model(ckpt, dev)
+    model, ck = load_model(ckpt, dev)
     ds, split_name = eval_dataset(shards, split, crop)
+    sizes = sorted({size for _, size in shard_sizes(ds.paths)})
     if batch_size > 1 and not crop:
-        sizes = sorted({size for _, size in shard_sizes(ds.paths)})
         if len(sizes) > 1:
             raise ConfigError(f"{shards}: frames of several sizes {sizes} cannot share a batch; "
                               "use --batch-size 1 or --crop N")
@@ -176,6 +178,8 @@ def evaluate_checkpoint(ckpt: str | os.PathLike, shards: str | os.PathLike, spli
                              show_progress=progress, samples=samples)
     res = meter.result()
     res["split"] = split_name
+    res["input_sizes"] = [[int(crop), int(crop)]] if crop else [list(sz) for sz in sizes]
+    res["train_crop"] = (ck.get("config") or {}).get("crop")  # None: a checkpoint that does not say
     if samples is not None:
         res["samples"] = samples
     return json_result(res)

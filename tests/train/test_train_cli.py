@@ -50,11 +50,18 @@ def test_eval_table_and_json(trained, toy_shards):
     assert res.exit_code == 0, res.output
     assert "split test, 4 samples" in res.output
     assert "zero_min" in res.output and "toy" in res.output
+    assert "was trained on" not in res.output  # 64x64 frames, trained on 64x64 crops
+    res = CliRunner().invoke(cli, ["eval", "--ckpt", str(trained / "last.pt"), "--shards", str(toy_shards),
+                                   "--threads", "1", "--crop", "32"])
+    assert res.exit_code == 0, res.output
+    assert ("The network was trained on 64x64 crops; its output depends on the input size (--crop 64 evaluates "
+            "at that size") in res.output
     res = CliRunner().invoke(cli, ["eval", "--ckpt", str(trained / "last.pt"), "--shards", str(toy_shards),
                                    "--json", "--split", "all", "--threads", "1"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert {"epe_min", "epe_fwd", "epe_bwd", "per_source", "zero_epe_min", "n"} <= set(out)
+    assert out["input_sizes"] == [[64, 64]] and out["train_crop"] == 64
     assert out["n"] == 12 and out["per_source"]["toy"]["n"] == 12
     assert out["epe_min"] <= min(out["epe_fwd"], out["epe_bwd"]) + 1e-6
     # zero flow: EPE = |d| in both directions (flow_bwd = -flow), mean of 1..6 px motions
