@@ -10,7 +10,10 @@ the same centre region (``--region`` px square, the smallest crop): its EPE (min
 two directions) and its mean magnitude against the label's.
 
 ``--identity-stn`` replaces the spatial transformers' predicted transforms by the identity
-(whether they make the difference).
+(whether they make the difference). Then the whole frames as ``blurgen eval`` scores them
+(EPE over all pixels): given whole, and in tiles of the training crop (``--tile auto``)
+with overlaps of at least 32, 64 and 96 px (tiles are spread evenly, so neighbours may
+share more than asked).
 
     python benchmarks/input_size.py --ckpt RUN/best.pt --shards OUT/monkaa [--split test] [--region 128]
                                     [--identity-stn]
@@ -29,7 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from blurgen.train.checkpoint import load_model  # noqa: E402
-from blurgen.train.evaluate import eval_dataset, infer_flow  # noqa: E402
+from blurgen.train.evaluate import eval_dataset, evaluate_checkpoint, infer_flow  # noqa: E402
 
 
 def centre(a: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -92,6 +95,12 @@ def main() -> None:
     for size, r in rows.items():
         epe, mag, lab, zero = (float(np.mean(c)) for c in zip(*r))
         print(f"| {size} | {len(r)} | {epe:.2f} | {zero:.2f} | {mag:.2f} | {lab:.2f} | {mag / lab:.2f} |")
+    print(f"\nwhole frames, all pixels (blurgen eval --split {split} [--tile auto --tile-overlap P]):\n")
+    print("| given as | EPE min px | zero flow px |\n|---|---|---|")
+    for tile, overlap in ((0, 0), ("auto", 32), ("auto", 64), ("auto", 96)):
+        r = evaluate_checkpoint(args.ckpt, args.shards, split=args.split, device="cpu", tile=tile, tile_overlap=overlap)
+        given = "whole frames" if not r["tile"] else f"tiles of {r['tile']}, overlap {overlap}"
+        print(f"| {given} | {r['epe_min']:.2f} | {r['zero_epe_min']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -136,17 +136,20 @@ def _train(stages: _Stages, shards: Path, run: Path, *, steps: int, crop: int | 
     return json.loads((run / "run.json").read_text())
 
 
-def _evaluate(stages: _Stages, ckpt: Path, shards: Path, crop: int) -> tuple[dict, dict]:
-    """EPE of ``ckpt`` on the test split of ``shards``: on full frames, per image too (what
-    ``blurgen eval --json --per-sample`` prints), and on centre crops of the training crop
-    ``crop`` (what validation selected the checkpoint on; ``blurgen eval --crop``)."""
-    argv = ["eval", "--ckpt", str(ckpt), "--shards", str(shards), "--split", "test", "--per-sample", "--json"]
-    with stages("eval", argv):
-        full = evaluate_checkpoint(ckpt, shards, split="test", per_sample=True)
-    argv = ["eval", "--ckpt", str(ckpt), "--shards", str(shards), "--split", "test", "--crop", str(crop), "--json"]
-    with stages("eval", argv):
-        cropped = evaluate_checkpoint(ckpt, shards, split="test", crop=crop)
-    return full, cropped
+def _evaluate(stages: _Stages, ckpt: Path, shards: Path, crop: int) -> dict[str, dict]:
+    """EPE of ``ckpt`` on the test split of ``shards``: ``"whole"`` full frames given whole,
+    per image too (what ``blurgen eval --json --per-sample`` prints); ``"crop"`` centre crops
+    of the training crop ``crop`` (what validation selected the checkpoint on; ``--crop``);
+    ``"tiled"`` full frames in tiles of the training crop (``--tile auto``)."""
+    runs = {"whole": ([], dict(per_sample=True)), "crop": (["--crop", str(crop)], dict(crop=crop)),
+            "tiled": (["--tile", "auto"], dict(tile="auto"))}
+    out = {}
+    for name, (flags, kw) in runs.items():
+        argv = ["eval", "--ckpt", str(ckpt), "--shards", str(shards), "--split", "test", *flags,
+                *(["--per-sample"] if name == "whole" else []), "--json"]
+        with stages("eval", argv):
+            out[name] = evaluate_checkpoint(ckpt, shards, split="test", **kw)
+    return out
 
 
 def _results(ckpt: Path, shards: Path, run: Path, out: Path, n_test: int) -> dict:
@@ -179,7 +182,8 @@ def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 
     _make_datasets(stages, s, out, workers, quiet)
     run_info = _train(stages, out / "monkaa", run, steps=train_steps, crop=crop, width=width, seed=seed, quiet=quiet)
     ckpt = run / "best.pt" if (run / "best.pt").is_file() else run / "last.pt"
-    ev, ev_crop = _evaluate(stages, ckpt, out / "monkaa", run_info["crop"]["size"])
+    evals = _evaluate(stages, ckpt, out / "monkaa", run_info["crop"]["size"])
+    ev = evals["whole"]
     datasets = [out / d for d in DATASET_STAGES]
     t0 = time.perf_counter()
     combined_preview(datasets, out / "preview.png")
@@ -189,7 +193,8 @@ def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 
     total = time.perf_counter() - t_all
 
     head = _headline(datasets, stages.times, total, ev, run_info, ckpt)
-    head["eval_crop"] = {"crop": run_info["crop"]["size"], **{k: ev_crop.get(k) for k in EVAL_KEYS}}
+    head["eval_crop"] = {"crop": run_info["crop"]["size"], **{k: evals["crop"].get(k) for k in EVAL_KEYS}}
+    head["eval_tiled"] = {"tile": evals["tiled"]["tile"], **{k: evals["tiled"].get(k) for k in EVAL_KEYS}}
     head["results"] = results
     (out / "demo.json").write_text(json.dumps(head, indent=1))
     for line in _summary(out, head, stages.times, total, ev, run_info, ckpt):
@@ -234,8 +239,9 @@ def _summary(out: Path, head: dict, times: dict[str, float], total: float, ev: d
                  f"({ev.get('n', '?')} images, never seen in training):")
     c = head["eval_crop"]["crop"]
     lines.append(f"    centre crops {c}x{c} (the size it was trained and selected on): " + _epe_line(head["eval_crop"]))
-    lines.append(f"    full frames: {_epe_line(ev)}  (a network's output depends on the size of its input: "
-                 "docs/training.md, 'Input size')")
+    lines.append(f"    full frames in {c}x{c} tiles (blurgen eval --tile auto): " + _epe_line(head["eval_tiled"]))
+    lines.append(f"    full frames given whole: {_epe_line(ev)}  (a network's output depends on the size of its "
+                 "input: docs/training.md, 'Input size')")
     lines.append(f"  contact sheet   {out / 'preview.png'}")
     n = len(head["results"]["images"])
     lines.append(f"  results         {out / 'results.png'}  ({n} test image(s): blur | label | prediction | error, "

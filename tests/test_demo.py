@@ -42,7 +42,11 @@ def test_demo_runs_the_whole_chain(tmp_path):
     assert head["eval_crop"] == {"crop": 64, **{k: crop[k] for k in ("epe_min", "epe_fwd", "epe_bwd",
                                                                       "zero_epe_min", "n")}}
     assert f"centre crops 64x64 (the size it was trained and selected on): EPE min {crop['epe_min']:.3f} px" in text
-    assert f"full frames: EPE min {head['eval']['epe_min']:.3f} px" in text
+    assert f"full frames given whole: EPE min {head['eval']['epe_min']:.3f} px" in text
+    tiled = evaluate_checkpoint(out / "run" / head["selection"]["checkpoint"], out / "monkaa", split="test",
+                                tile=64)
+    assert head["eval_tiled"]["tile"] == 64 and head["eval_tiled"]["epe_min"] == tiled["epe_min"]
+    assert f"full frames in 64x64 tiles (blurgen eval --tile auto): EPE min {tiled['epe_min']:.3f} px" in text
     _check_results(out, head, text)
 
 

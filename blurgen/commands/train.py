@@ -11,6 +11,7 @@ import click
 
 from blurgen.errors import ConfigError
 from blurgen.models.b2fnet.config import CORR_IMPLS, B2FNetConfig
+from blurgen.train.tiling import DEFAULT_OVERLAP, parse_tile
 from blurgen.train.config import (
     AMP_MODES, CROP_MODES, CUDA_WORKERS, DEFAULT_CROP, LOSS_DIRECTIONS, PRESETS, TrainConfig, apply_preset, defaults,
 )
@@ -156,6 +157,11 @@ def train(**o) -> None:
 @click.option("--split", default="auto", show_default=True,
               help="Shard split to evaluate; auto = 'test' when the folder has it, else every shard; 'all'.")
 @click.option("--crop", type=int, default=0, show_default=True, help="Centre crop in pixels; 0 = full frames.")
+@click.option("--tile", default="0", show_default=True,
+              help="Run the network on tiles of this many pixels, blended; auto = the crop it was trained on; "
+                   "0 = whole frames.")
+@click.option("--tile-overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, show_default=True,
+              help="Pixels shared by neighbouring tiles (with --tile).")
 @click.option("--batch-size", type=int, default=1, show_default=True)
 @click.option("--limit", type=int, help="Evaluate only the first N samples.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -164,7 +170,8 @@ def train(**o) -> None:
 @click.option("--threads", type=int, help="torch CPU threads.")
 @click.option("--per-sample", is_flag=True, help="Also each sample's EPE, by key (JSON: \"samples\").")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (epe_min, epe_fwd, epe_bwd, per_source, ...).")
-def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers, threads, per_sample, as_json) -> None:
+def eval_cmd(ckpt, shards, split, crop, tile, tile_overlap, batch_size, limit, device, amp, workers, threads, per_sample,
+             as_json) -> None:
     """EPE of a B2F-net checkpoint on shards: min of both directions and each direction,
     overall and per source, with the zero-flow baseline."""
     import json
@@ -176,19 +183,22 @@ def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers,
     if threads:
         torch.set_num_threads(threads)
     res = evaluate_checkpoint(ckpt, shards, split=split, crop=crop, batch_size=batch_size, limit=limit,
-                              device=device, amp=amp, workers=workers, progress=not as_json, per_sample=per_sample)
+                              device=device, amp=amp, workers=workers, progress=not as_json, per_sample=per_sample,
+                              tile=parse_tile(tile), tile_overlap=tile_overlap)
     if as_json:
         click.echo(json.dumps(res, sort_keys=True))
         return
     click.echo(f"{ckpt} on {shards} (split {res['split']}, {res['n']} samples, "
-               f"{'full frames' if not crop else f'{crop}x{crop} centre crops'})")
+               f"{'full frames' if not crop else f'{crop}x{crop} centre crops'}"
+               + (f", in tiles of {res['tile']} px" if res.get("tile") else "") + ")")
     click.echo(format_table(res))
     click.echo("EPE in pixels; epe_min = per-sample min over flow first->last and last->first; "
                "zero_* = EPE of predicting zero flow.")
     trained = res.get("train_crop")
-    if trained and any(size != [trained, trained] for size in res["input_sizes"]):
+    if trained and any(size != [trained, trained] for size in res.get("input_sizes", [])):
         click.echo(f"The network was trained on {trained}x{trained} crops; its output depends on the input size "
-                   f"(--crop {trained} evaluates at that size; docs/training.md, 'Input size').")
+                   f"(--tile auto runs it on tiles of that size, --crop {trained} evaluates centre crops of it; "
+                   "docs/training.md, 'Input size').")
 
 
 @click.command("predict")
@@ -201,8 +211,13 @@ def eval_cmd(ckpt, shards, split, crop, batch_size, limit, device, amp, workers,
 @click.option("--label", "labels", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Ground-truth flow (.flo, first -> last) of each image, one --label per image in their order: "
                    "also <name>-vs-label.png (blur | label | prediction | error) and the EPE.")
+@click.option("--tile", default="0", show_default=True,
+              help="Run the network on tiles of this many pixels, blended; auto = the crop it was trained on; "
+                   "0 = whole images.")
+@click.option("--tile-overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, show_default=True,
+              help="Pixels shared by neighbouring tiles (with --tile).")
 @click.option("--threads", type=int, help="torch CPU threads.")
-def predict(images, ckpt, out, device, amp, max_mag, labels, threads) -> None:
+def predict(images, ckpt, out, device, amp, max_mag, labels, tile, tile_overlap, threads) -> None:
     """Flow from single blurred images (any size): a .flo and a colour PNG per image
     (a folder given stands for the image files in it, by name).
 
@@ -215,12 +230,13 @@ def predict(images, ckpt, out, device, amp, max_mag, labels, threads) -> None:
     if threads:
         torch.set_num_threads(threads)
     recs = predict_files(expand_folders(images), ckpt, out, device=device, amp=amp, max_mag=max_mag,
-                         labels=list(labels))
+                         labels=list(labels), tile=parse_tile(tile), tile_overlap=tile_overlap)
     for r in recs:
         if "error" in r:  # that image's bad input: one line; the others are done
             click.echo(f"Error: {r['error']}", err=True)
             continue
-        click.echo(f"{r['image']} -> {r['flo']}, {r['png']} ({r['size'][0]}x{r['size'][1]}, "
+        click.echo(f"{r['image']} -> {r['flo']}, {r['png']} ({r['size'][0]}x{r['size'][1]}"
+                   + (f" in tiles of {r['tile']} px" if r["tile"] else "") + ", "
                    f"mean |flow| {r['mean_mag']:.2f} px, max {r['max_mag']:.2f} px)"
                    + (f"; EPE {r['epe']:.3f} px against the label: {r['compare']}" if "compare" in r else ""))
     if any("error" in r for r in recs):

@@ -28,6 +28,7 @@ from blurgen.train.checkpoint import load_model
 from blurgen.train.data import TEST_SPLIT, shard_sizes
 from blurgen.train.ddp import pick_device
 from blurgen.train.metrics import METRIC_NAMES, EpeMeter, flow_metrics
+from blurgen.train.tiling import DEFAULT_OVERLAP, check_overlap, resolve_tile, tiled
 
 
 def autocast(device: torch.device, amp: str):
@@ -36,17 +37,21 @@ def autocast(device: torch.device, amp: str):
 
 
 def infer_flow(model: torch.nn.Module, blur: torch.Tensor, amp: str = "none",
-               channels_last: bool = False) -> torch.Tensor:
+               channels_last: bool = False, tile: int = 0, overlap: int = DEFAULT_OVERLAP) -> torch.Tensor:
     """blur (B, 3, H, W) float [0, 1] on the model's device -> flow (B, 2, H, W) float32 px.
 
-    Any H, W: padded to multiples of 64 and cropped back.
+    Any H, W: padded to multiples of 64 and cropped back. ``tile`` > 0: in tiles of that
+    size sharing ``overlap`` px, blended (``blurgen.train.tiling``).
     """
-    x, (h, w) = pad_to_multiple(blur)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    with autocast(x.device, amp):
-        out = model(x)["flow"]
-    return out[..., :h, :w].float()
+    def whole(x: torch.Tensor) -> torch.Tensor:
+        x, (h, w) = pad_to_multiple(x)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(x.device, amp):
+            out = model(x)["flow"]
+        return out[..., :h, :w].float()
+
+    return tiled(whole, blur, tile, overlap)
 
 
 @contextmanager
@@ -61,17 +66,19 @@ def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
 
 
 def score_batch(model: torch.nn.Module, batch: dict, device: torch.device, amp: str = "none",
-                channels_last: bool = False) -> tuple[torch.Tensor, dict, dict]:
+                channels_last: bool = False, tile: tuple[int, int] = (0, DEFAULT_OVERLAP)
+                ) -> tuple[torch.Tensor, dict, dict]:
     """The prediction for one batch (ShardDataset items collated) and its scores.
 
     Returns ``(pred, metrics, zero_metrics)``: pred (B, 2, H, W) float32 px on ``device``;
     ``flow_metrics`` of pred and of zero flow against the batch's labels, each (B,) float32 px.
-    Runs in inference mode; call it inside ``evaluating(model)``.
+    Runs in inference mode; call it inside ``evaluating(model)``. ``tile``: (size, overlap)
+    of ``infer_flow``'s tiles (size 0: whole images).
     """
     with torch.inference_mode():
         blur = batch["blur"].to(device, non_blocking=True)
         t = {k: batch[k].to(device) for k in ("flow", "flow_bwd", "valid", "valid_bwd")}
-        pred = infer_flow(model, blur, amp, channels_last)
+        pred = infer_flow(model, blur, amp, channels_last, *tile)
         m = flow_metrics(pred, t["flow"], t["flow_bwd"], t["valid"], t["valid_bwd"])
         z = flow_metrics(torch.zeros_like(pred), t["flow"], t["flow_bwd"], t["valid"], t["valid_bwd"])
     return pred, m, z
@@ -91,13 +98,14 @@ def sample_records(batch: dict, metrics: dict, zero_metrics: dict) -> list[dict]
 
 def evaluate_batches(model: torch.nn.Module, batches: Iterable[dict], device: torch.device,
                      amp: str = "none", channels_last: bool = False, meter: EpeMeter | None = None,
-                     progress=None, samples: list[dict] | None = None) -> EpeMeter:
+                     progress=None, samples: list[dict] | None = None,
+                     tile: tuple[int, int] = (0, DEFAULT_OVERLAP)) -> EpeMeter:
     """Add the EPEs of every batch (ShardDataset items collated) to ``meter`` (new if None);
     with a ``samples`` list, append each sample's ``sample_records`` to it too."""
     meter = meter or EpeMeter()
     with evaluating(model):
         for batch in batches:
-            _, m, z = score_batch(model, batch, device, amp, channels_last)
+            _, m, z = score_batch(model, batch, device, amp, channels_last, tile)
             meter.add(list(batch["source"]), m, z)
             if samples is not None:
                 samples.extend(sample_records(batch, m, z))
@@ -109,7 +117,7 @@ def evaluate_batches(model: torch.nn.Module, batches: Iterable[dict], device: to
 def evaluate_dataset(model: torch.nn.Module, dataset, device: torch.device, batch_size: int = 1,
                      workers: int = 0, amp: str = "none", channels_last: bool = False,
                      indices: list[int] | None = None, show_progress: bool = False,
-                     samples: list[dict] | None = None) -> EpeMeter:
+                     samples: list[dict] | None = None, tile: tuple[int, int] = (0, DEFAULT_OVERLAP)) -> EpeMeter:
     """EPE over ``dataset`` (a ShardDataset, or the ``indices`` of it) -> EpeMeter; per-sample
     records appended to ``samples`` when given (see ``evaluate_batches``)."""
     ds = dataset if indices is None else Subset(dataset, indices)
@@ -117,7 +125,7 @@ def evaluate_dataset(model: torch.nn.Module, dataset, device: torch.device, batc
                         pin_memory=(device.type == "cuda"))
     bar = tqdm(total=len(loader), desc="eval", unit="batch", leave=False) if show_progress else None
     try:
-        return evaluate_batches(model, loader, device, amp, channels_last, progress=bar, samples=samples)
+        return evaluate_batches(model, loader, device, amp, channels_last, progress=bar, samples=samples, tile=tile)
     finally:
         if bar is not None:
             bar.close()
@@ -150,22 +158,26 @@ def eval_dataset(shards: str | os.PathLike, split: str = "auto", crop: int = 0) 
 def evaluate_checkpoint(ckpt: str | os.PathLike, shards: str | os.PathLike, split: str = "auto", crop: int = 0,
                         batch_size: int = 1, limit: int | None = None, device: str | torch.device = "auto",
                         amp: str = "none", workers: int = 0, progress: bool = False,
-                        per_sample: bool = False) -> dict:
+                        per_sample: bool = False, tile: str | int = 0, tile_overlap: int = DEFAULT_OVERLAP) -> dict:
     """EPE of the checkpoint ``ckpt`` on ``shards``: the object ``blurgen eval --json`` prints.
 
     ``{"n", "epe_min", "epe_fwd", "epe_bwd", "zero_epe_min", "zero_epe_fwd", "zero_epe_bwd",
-    "per_source": {source: {the same but "split"}}, "split", "input_sizes", "train_crop"}``:
-    EPE in pixels (``input_sizes``: the [H, W] the network was given; ``train_crop``: the crop
-    it was trained on, from the checkpoint), a metric
-    without a sample is None (JSON null). ``split``: see ``eval_split`` (``"all"`` in the
+    "per_source": {source: {the same but "split"}}, "split", "tile", "input_sizes",
+    "train_crop"}``: EPE in pixels (``tile``: the tile size used, 0 = whole images;
+    ``input_sizes``: the [H, W] the network was given; ``train_crop``: the crop it was trained
+    on, from the checkpoint), a metric without a sample is None (JSON null). ``split``: see ``eval_split`` (``"all"`` in the
     result when every shard was read). ``crop``: 0 = full frames, else ``crop`` x ``crop``
-    centre crops. ``limit``: only the first N samples. ``device``: "auto", "cpu", "cuda",
+    centre crops. ``tile``: ``"auto"`` (the training crop), 0 or a size in pixels: the
+    frames (or crops) are run in tiles of that size (``blurgen.train.tiling``), neighbours
+    sharing ``tile_overlap`` px. ``limit``: only the first N samples. ``device``: "auto", "cpu", "cuda",
     "cuda:N" or a torch.device. Frames of several sizes need ``batch_size`` 1 or a crop.
     ``per_sample``: also ``"samples"``, one ``sample_records`` entry per sample in dataset
     order (the numbers the means are made of).
     """
     dev = pick_device(device) if isinstance(device, str) else torch.device(device)
     model, ck = load_model(ckpt, dev)
+    tile = resolve_tile(tile, ck)
+    check_overlap(tile, tile_overlap)
     ds, split_name = eval_dataset(shards, split, crop)
     sizes = sorted({size for _, size in shard_sizes(ds.paths)})
     if batch_size > 1 and not crop:
@@ -175,10 +187,12 @@ def evaluate_checkpoint(ckpt: str | os.PathLike, shards: str | os.PathLike, spli
     idx = list(range(min(limit, len(ds)))) if limit else None
     samples: list[dict] | None = [] if per_sample else None
     meter = evaluate_dataset(model, ds, dev, batch_size=batch_size, workers=workers, amp=amp, indices=idx,
-                             show_progress=progress, samples=samples)
+                             show_progress=progress, samples=samples, tile=(tile, tile_overlap))
     res = meter.result()
     res["split"] = split_name
-    res["input_sizes"] = [[int(crop), int(crop)]] if crop else [list(sz) for sz in sizes]
+    res["tile"] = tile
+    res["input_sizes"] = [list(sz) for sz in sorted({(min(h, tile or h), min(w, tile or w))
+                                                     for h, w in ([(crop, crop)] if crop else sizes)})]
     res["train_crop"] = (ck.get("config") or {}).get("crop")  # None: a checkpoint that does not say
     if samples is not None:
         res["samples"] = samples

@@ -1,7 +1,8 @@
 """Flow from single blurred images with a trained B2F-net.
 
 ``predict_flow(model, rgb)``: (H, W, 3) uint8 RGB -> (H, W, 2) float32 pixels (flow first ->
-last frame, [..., 0] = x), any H and W (padded to multiples of 64 and cropped back).
+last frame, [..., 0] = x), any H and W (padded to multiples of 64 and cropped back; or in
+tiles, ``tile``: see ``blurgen.train.tiling``).
 ``predict_files`` reads images and writes ``<stem>.flo`` and ``<stem>.png`` (flow colour);
 given a label per image, also ``<stem>-vs-label.png`` (blur | label | prediction | error, EPE).
 """
@@ -21,16 +22,18 @@ from blurgen.train.checkpoint import load_model
 from blurgen.train.ddp import pick_device
 from blurgen.train.evaluate import infer_flow
 from blurgen.train.results import label_row
+from blurgen.train.tiling import DEFAULT_OVERLAP, check_overlap, resolve_tile
 
 
 def predict_flow(model: torch.nn.Module, rgb: np.ndarray, device: torch.device | str = "cpu",
-                 amp: str = "none") -> np.ndarray:
-    """(H, W, 3) uint8 RGB -> (H, W, 2) float32 flow in pixels."""
+                 amp: str = "none", tile: int = 0, overlap: int = DEFAULT_OVERLAP) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (H, W, 2) float32 flow in pixels; ``tile`` > 0: in tiles of
+    that size sharing ``overlap`` px."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 image, got {rgb.shape} {rgb.dtype}")
     x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div_(255.0).to(device)
     with torch.inference_mode():
-        flow = infer_flow(model, x, amp)
+        flow = infer_flow(model, x, amp, tile=tile, overlap=overlap)
     return flow[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
 
 
@@ -72,21 +75,26 @@ def _label_of(label: str | os.PathLike, image: Path, rgb: np.ndarray) -> np.ndar
 
 def predict_files(images: list[str | os.PathLike], ckpt: str | os.PathLike, out: str | os.PathLike,
                   device: str | torch.device = "cpu", amp: str = "none", max_mag: float | None = None,
-                  labels: list[str | os.PathLike] | None = None) -> list[dict]:
+                  labels: list[str | os.PathLike] | None = None, tile: str | int = 0,
+                  tile_overlap: int = DEFAULT_OVERLAP) -> list[dict]:
     """Predict every image, one at a time; write .flo and colour .png. Returns one record per
     image: ``{"image", "flo", "png", "size": [H, W], "mean_mag", "max_mag"}`` (pixels), or
     ``{"image", "error"}`` (an ``InputError``) for an image or label that cannot be read or
     does not fit: bad input of that image, the others are still predicted.
     ``device``: "auto", "cpu", "cuda", "cuda:N" or a torch.device. ``labels``: a ``.flo``
     per image (first -> last): also ``<name>-vs-label.png`` (blur | label | prediction |
-    error, ``results.label_row``) and, in the record, ``"compare"`` (its path) and ``"epe"`` (px)."""
+    error, ``results.label_row``) and, in the record, ``"compare"`` (its path) and ``"epe"`` (px).
+    ``tile``: ``"auto"`` (the crop the network was trained on), 0 (whole images) or a size in
+    pixels (``blurgen.train.tiling``); the record's ``"tile"`` says which."""
     device = pick_device(device) if isinstance(device, str) else device
     paths = [Path(p) for p in images]
     targets = output_paths(paths, Path(out))
     if labels and len(labels) != len(paths):
         raise ConfigError(f"{len(labels)} --label file(s) for {len(paths)} image(s): give one label per image, "
                           "in the order of the images")
-    model, _ = load_model(ckpt, device)
+    model, ck = load_model(ckpt, device)
+    tiles = (resolve_tile(tile, ck), tile_overlap)
+    check_overlap(*tiles)
     records = []
     for i, (p, (flo, png)) in enumerate(zip(paths, targets)):
         try:
@@ -95,20 +103,20 @@ def predict_files(images: list[str | os.PathLike], ckpt: str | os.PathLike, out:
         except InputError as e:
             records.append({"image": str(p), "error": e})
             continue
-        records.append(_predict_one(model, rgb, label, p, flo, png, device, amp, max_mag))
+        records.append(_predict_one(model, rgb, label, p, flo, png, device, amp, max_mag, tiles))
     return records
 
 
 def _predict_one(model, rgb: np.ndarray, label: np.ndarray | None, image: Path, flo: Path, png: Path, device,
-                 amp: str, max_mag: float | None) -> dict:
+                 amp: str, max_mag: float | None, tiles: tuple[int, int]) -> dict:
     """Predict one read image, write its outputs, return its record (see :func:`predict_files`)."""
-    flow = predict_flow(model, rgb, device, amp)
+    flow = predict_flow(model, rgb, device, amp, *tiles)
     flo.parent.mkdir(parents=True, exist_ok=True)
     write_flo(flo, flow)
     write_flow_png(png, flow, max_mag=max_mag)
     mag = np.linalg.norm(flow, axis=-1)
     record = {"image": str(image), "flo": str(flo), "png": str(png), "size": list(rgb.shape[:2]),
-              "mean_mag": float(mag.mean()), "max_mag": float(mag.max())}
+              "mean_mag": float(mag.mean()), "max_mag": float(mag.max()), "tile": tiles[0]}
     if label is not None:
         compare = flo.with_name(f"{flo.stem}-vs-label.png")
         row, epe = label_row(rgb, label, flow, title=image.name)

@@ -54,8 +54,8 @@ def test_eval_table_and_json(trained, toy_shards):
     res = CliRunner().invoke(cli, ["eval", "--ckpt", str(trained / "last.pt"), "--shards", str(toy_shards),
                                    "--threads", "1", "--crop", "32"])
     assert res.exit_code == 0, res.output
-    assert ("The network was trained on 64x64 crops; its output depends on the input size (--crop 64 evaluates "
-            "at that size") in res.output
+    assert ("The network was trained on 64x64 crops; its output depends on the input size (--tile auto runs it "
+            "on tiles of that size, --crop 64 evaluates centre crops of it") in res.output
     res = CliRunner().invoke(cli, ["eval", "--ckpt", str(trained / "last.pt"), "--shards", str(toy_shards),
                                    "--json", "--split", "all", "--threads", "1"])
     assert res.exit_code == 0, res.output
@@ -73,13 +73,15 @@ def test_evaluate_checkpoint_is_what_eval_json_prints(trained, toy_shards):
     ckpt = trained / "last.pt"
     for flags, kw, n in (([], {}, 4),
                          (["--split", "all", "--batch-size", "4", "--limit", "5"], dict(split="all", batch_size=4, limit=5), 5),
-                         (["--split", "train", "--crop", "64"], dict(split="train", crop=64), 8)):
+                         (["--split", "train", "--crop", "64"], dict(split="train", crop=64), 8),
+                         (["--tile", "32", "--tile-overlap", "8"], dict(tile=32, tile_overlap=8), 4)):
         res = CliRunner().invoke(cli, ["eval", "--ckpt", str(ckpt), "--shards", str(toy_shards), "--json",
                                        "--threads", "1", *flags])
         assert res.exit_code == 0, res.output
         printed = json.loads(res.output)
         assert printed["n"] == n and printed["per_source"]["toy"]["n"] == n
         assert evaluate_checkpoint(ckpt, toy_shards, device="cpu", **kw) == printed
+        assert printed["input_sizes"] == ([[32, 32]] if "tile" in kw else [[64, 64]]) and printed["train_crop"] == 64
 
 
 def test_evaluate_checkpoint_refuses_mixed_sizes_in_a_batch(trained, toy_shards, toy_shards_80, tmp_path):
@@ -113,6 +115,33 @@ def test_predict_any_size_writes_flo_and_png(trained, tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "single.flo").exists() and (tmp_path / "single.png").exists()
     np.testing.assert_array_equal(read_flo(tmp_path / "single.flo"), fa)  # deterministic
+
+
+def test_predict_in_tiles_of_the_training_crop(trained, tmp_path):
+    # trained on 64x64 crops: --tile auto cuts the 64x130 image into 4 tiles, at 0, 22, 44
+    # and 66; columns 0..21 belong to the first tile alone, so they are the network's output
+    # on that 64x64 crop
+    import torch
+
+    from blurgen.train.checkpoint import load_model
+    from blurgen.train.evaluate import infer_flow
+
+    rgb = np.random.default_rng(1).integers(0, 255, (64, 130, 3), dtype=np.uint8)
+    write_image(tmp_path / "b.png", rgb)
+    res = CliRunner().invoke(cli, ["predict", str(tmp_path / "b.png"), "--ckpt", str(trained / "last.pt"),
+                                   "--out", str(tmp_path / "out"), "--threads", "1", "--tile", "auto"])
+    assert res.exit_code == 0, res.output
+    assert "(64x130 in tiles of 64 px, mean |flow|" in res.output
+    flow = read_flo(tmp_path / "out" / "b.flo")
+    model, _ = load_model(trained / "last.pt")
+    with torch.inference_mode():
+        first = infer_flow(model, torch.from_numpy(rgb[:, :64]).permute(2, 0, 1)[None].float() / 255)
+    np.testing.assert_allclose(flow[:, :22], first[0].permute(1, 2, 0).numpy()[:, :22], atol=1e-5)
+    res = CliRunner().invoke(cli, ["predict", str(tmp_path / "b.png"), "--ckpt", str(trained / "last.pt"),
+                                   "--out", str(tmp_path / "o2"), "--tile", "64", "--tile-overlap", "64"])
+    assert isinstance(res.exception, ConfigError)
+    assert str(res.exception) == "--tile-overlap must be 0 .. 63 for tiles of 64 px, got 64"
+    assert not (tmp_path / "o2").exists()
 
 
 def test_predict_an_unreadable_image_is_one_line_and_the_others_are_done(trained, tmp_path, capsys):
