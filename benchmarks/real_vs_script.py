@@ -63,8 +63,8 @@ def timed(mod, name):
         finally:
             spans.setdefault(name, []).append((t0 - t_start, time.perf_counter() - t_start))
     setattr(mod, name, g)
-for mod, name in ((loop, "_open_book"), (loop, "make_one"), (loop, "_write"), (loop, "write_companions"),
-                  (packing, "pack_sample")):
+for mod, name in ((loop, "_open_book"), (loop, "make_one"), (packing.ShardPacker, "write"),
+                  (loop, "write_companions"), (packing, "pack_sample")):
     timed(mod, name)
 try:
     cli.main(sys.argv[1:])
@@ -85,7 +85,7 @@ def phases(root: Path, out: Path, env: dict[str, str], cwd: Path, flags: list[st
                     .stdout.strip().splitlines()[-1])
     made, packs = sp["make_one"], sp.get("pack_sample", [])
     first, last = made[0][0], made[-1][1]
-    write1 = sp["_write"][-1][1]
+    write1 = sp["write"][-1][1]  # the last shard's write (in the packer's writer thread)
     comp0, comp1 = sp["write_companions"][0]
     return [("start-up", first, "imports, plan, input hashes, until the first sample starts"),
             ("samples", last - first, f"{len(made)} samples made in this process (decode, average, DIS, masks)"),
