@@ -5,7 +5,8 @@ frame a to ``p + flow_ab(p)`` in frame b; images ``(H, W, 3) uint8`` RGB; each s
 ``(H, W) float32``):
 
 - ``fb`` (px): forward-backward residual ``|flow_ab(p) + flow_ba(p + flow_ab(p))|`` (flow_ba
-  sampled bilinearly, border replicated); what the consistency mask thresholds;
+  sampled bilinearly, border replicated; inf where a flow is not finite); what the
+  consistency mask thresholds;
 - ``photo`` (grey levels, 0-255): ``|gray_b(p + flow_ab(p)) - gray_a(p)|``, the
   photometric residual of warping the other end frame onto this one (BT.601 luma);
 - ``disagree`` (px), only with several estimators: the mean of ``|flow_ab - other_ab|``
@@ -40,17 +41,14 @@ def _gray(rgb: np.ndarray) -> np.ndarray:
 
 def direction_signals(img_a: np.ndarray, img_b: np.ndarray, flow_ab: np.ndarray, flow_ba: np.ndarray,
                       others_ab: Sequence[np.ndarray] = ()) -> dict[str, np.ndarray]:
-    """Signals of the label ``flow_ab`` (module doc): ``{"fb", "photo"[, "disagree"]}``."""
-    import cv2
+    """Signals of the label ``flow_ab`` (module doc): ``{"fb", "photo"[, "disagree"]}``; the
+    first two in one compiled pass (``blurgen.quality._label_kernel``)."""
+    from blurgen.quality._label_kernel import residuals
 
-    flow_ab = np.asarray(flow_ab, np.float32)
+    flow_ab = np.ascontiguousarray(flow_ab, np.float32)
     h, w = flow_ab.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    src = np.dstack([np.asarray(flow_ba, np.float32), _gray(img_b)])
-    r = cv2.remap(src, xs + flow_ab[..., 0], ys + flow_ab[..., 1], cv2.INTER_LINEAR,
-                  borderMode=cv2.BORDER_REPLICATE)
-    out = {"fb": np.hypot(flow_ab[..., 0] + r[..., 0], flow_ab[..., 1] + r[..., 1]),
-           "photo": np.abs(r[..., 2] - _gray(img_a))}
+    out = {"fb": np.empty((h, w), np.float32), "photo": np.empty((h, w), np.float32)}
+    residuals(flow_ab, np.ascontiguousarray(flow_ba, np.float32), _gray(img_a), _gray(img_b), out["fb"], out["photo"])
     if len(others_ab):
         d = sum(np.hypot(*(flow_ab - np.asarray(o, np.float32)).transpose(2, 0, 1)) for o in others_ab)
         out["disagree"] = (d / len(others_ab)).astype(np.float32)

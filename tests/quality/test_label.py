@@ -68,3 +68,57 @@ def test_other_estimators_add_their_disagreement(ends):
     assert cal["coef"].get("disagree", 0) >= 0
     arrays, meta = label_quality(first, last, fwd, bwd, cal, [(other, bwd)])
     assert meta["quality_calibration"] == "direct:dis,farneback"
+
+
+def _reference_residuals(flow_ab, flow_ba, gray_a, gray_b):
+    """The rule in numpy, float64: bilinear samples at the clamped target."""
+    h, w = gray_a.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    tx = np.clip(xs + flow_ab[..., 0], 0, w - 1)
+    ty = np.clip(ys + flow_ab[..., 1], 0, h - 1)
+    x0 = np.minimum(np.floor(tx).astype(int), w - 2)
+    y0 = np.minimum(np.floor(ty).astype(int), h - 2)
+    wx, wy = tx - x0, ty - y0
+
+    def at(img):
+        return ((img[y0, x0] * (1 - wx) + img[y0, x0 + 1] * wx) * (1 - wy)
+                + (img[y0 + 1, x0] * (1 - wx) + img[y0 + 1, x0 + 1] * wx) * wy)
+
+    b = np.stack([at(flow_ba[..., 0].astype(np.float64)), at(flow_ba[..., 1].astype(np.float64))], -1)
+    return np.hypot(*(flow_ab + b).transpose(2, 0, 1)), np.abs(at(gray_b.astype(np.float64)) - gray_a)
+
+
+def test_the_compiled_residuals_follow_the_rule_and_opencvs_remap():
+    import cv2
+
+    from blurgen.quality._label_kernel import residuals
+
+    rng = np.random.default_rng(3)
+    h, w = 45, 70
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    # smooth flows reaching past every border, and grey images with texture
+    fwd = np.dstack([6 * np.sin(xs / 9) + 0.2 * ys - 3, 5 * np.cos(ys / 7) - 0.1 * xs]).astype(np.float32)
+    bwd = (-fwd + rng.normal(0, 0.3, fwd.shape)).astype(np.float32)
+    ga = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32) * 255, (5, 5), 1.5)
+    gb = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32) * 255, (5, 5), 1.5)
+    fb, photo = np.empty((h, w), np.float32), np.empty((h, w), np.float32)
+    residuals(fwd, bwd, ga, gb, fb, photo)
+    ref_fb, ref_photo = _reference_residuals(fwd, bwd, ga, gb)
+    np.testing.assert_allclose(fb, ref_fb, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(photo, ref_photo, rtol=1e-5, atol=1e-3)
+    # OpenCV's remap (BORDER_REPLICATE) places its samples to 1/32 px: the same signals
+    # within what that moves them
+    r = cv2.remap(np.dstack([bwd, gb]), xs + fwd[..., 0], ys + fwd[..., 1], cv2.INTER_LINEAR,
+                  borderMode=cv2.BORDER_REPLICATE)
+    assert np.abs(fb - np.hypot(fwd[..., 0] + r[..., 0], fwd[..., 1] + r[..., 1])).max() < 0.05
+    assert np.abs(photo - np.abs(r[..., 2] - ga)).max() < 2.0
+    # a flow that is not finite: fb inf (its uncertainty is clipped to the maximum)
+    bad = fwd.copy()
+    bad[3, 4] = np.nan
+    bad[5, 6, 0] = np.inf
+    bwd_bad = bwd.copy()
+    bwd_bad[:, :] = np.nan
+    residuals(bad, bwd, ga, gb, fb, photo)
+    assert np.isinf(fb[3, 4]) and photo[3, 4] == 255 and np.isinf(fb[5, 6])
+    residuals(fwd, bwd_bad, ga, gb, fb, photo)
+    assert np.isinf(fb).all() and np.isfinite(photo).all()
