@@ -150,6 +150,18 @@ def train(**o) -> None:
                                "best": summary["best"]}))
 
 
+def tile_options(what: str):
+    """``--tile`` and ``--tile-overlap`` (``blurgen.train.tiling``) for a command that runs
+    the network on ``what`` (frames, images)."""
+    def decorate(f):
+        f = click.option("--tile-overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, show_default=True,
+                         help="Pixels shared by neighbouring tiles (with --tile).")(f)
+        return click.option("--tile", default="0", show_default=True,
+                            help="Run the network on tiles of this many pixels, blended; auto = the crop it was "
+                                 f"trained on; 0 = whole {what}.")(f)
+    return decorate
+
+
 @click.command("eval")
 @click.option("--ckpt", required=True, type=click.Path(exists=True, dir_okay=False), help="Checkpoint (last.pt / best.pt).")
 @click.option("--shards", required=True, type=click.Path(exists=True),
@@ -157,11 +169,7 @@ def train(**o) -> None:
 @click.option("--split", default="auto", show_default=True,
               help="Shard split to evaluate; auto = 'test' when the folder has it, else every shard; 'all'.")
 @click.option("--crop", type=int, default=0, show_default=True, help="Centre crop in pixels; 0 = full frames.")
-@click.option("--tile", default="0", show_default=True,
-              help="Run the network on tiles of this many pixels, blended; auto = the crop it was trained on; "
-                   "0 = whole frames.")
-@click.option("--tile-overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, show_default=True,
-              help="Pixels shared by neighbouring tiles (with --tile).")
+@tile_options("frames")
 @click.option("--batch-size", type=int, default=1, show_default=True)
 @click.option("--limit", type=int, help="Evaluate only the first N samples.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -211,11 +219,7 @@ def eval_cmd(ckpt, shards, split, crop, tile, tile_overlap, batch_size, limit, d
 @click.option("--label", "labels", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Ground-truth flow (.flo, first -> last) of each image, one --label per image in their order: "
                    "also <name>-vs-label.png (blur | label | prediction | error) and the EPE.")
-@click.option("--tile", default="0", show_default=True,
-              help="Run the network on tiles of this many pixels, blended; auto = the crop it was trained on; "
-                   "0 = whole images.")
-@click.option("--tile-overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, show_default=True,
-              help="Pixels shared by neighbouring tiles (with --tile).")
+@tile_options("images")
 @click.option("--threads", type=int, help="torch CPU threads.")
 def predict(images, ckpt, out, device, amp, max_mag, labels, tile, tile_overlap, threads) -> None:
     """Flow from single blurred images (any size): a .flo and a colour PNG per image
