@@ -137,27 +137,28 @@ def _train(stages: _Stages, shards: Path, run: Path, *, steps: int, crop: int | 
 
 
 def _evaluate(stages: _Stages, ckpt: Path, shards: Path, crop: int) -> dict[str, dict]:
-    """EPE of ``ckpt`` on the test split of ``shards``: ``"whole"`` full frames given whole,
-    per image too (what ``blurgen eval --json --per-sample`` prints); ``"crop"`` centre crops
-    of the training crop ``crop`` (what validation selected the checkpoint on; ``--crop``);
-    ``"tiled"`` full frames in tiles of the training crop (``--tile auto``)."""
-    runs = {"whole": ([], dict(per_sample=True)), "crop": (["--crop", str(crop)], dict(crop=crop)),
-            "tiled": (["--tile", "auto"], dict(tile="auto"))}
+    """EPE of ``ckpt`` on the test split of ``shards``: ``"whole"`` full frames given whole;
+    ``"crop"`` centre crops of the training crop ``crop`` (what validation selected the
+    checkpoint on; ``--crop``); ``"tiled"`` full frames in tiles of the training crop
+    (``--tile auto``), per image too (what ``blurgen eval --json --per-sample`` prints: the
+    numbers ``results.png`` draws)."""
+    runs = {"whole": ([], {}), "crop": (["--crop", str(crop)], dict(crop=crop)),
+            "tiled": (["--tile", "auto", "--per-sample"], dict(tile="auto", per_sample=True))}
     out = {}
     for name, (flags, kw) in runs.items():
-        argv = ["eval", "--ckpt", str(ckpt), "--shards", str(shards), "--split", "test", *flags,
-                *(["--per-sample"] if name == "whole" else []), "--json"]
+        argv = ["eval", "--ckpt", str(ckpt), "--shards", str(shards), "--split", "test", *flags, "--json"]
         with stages("eval", argv):
             out[name] = evaluate_checkpoint(ckpt, shards, split="test", **kw)
     return out
 
 
-def _results(ckpt: Path, shards: Path, run: Path, out: Path, n_test: int) -> dict:
-    """OUT/results.png (the test images' predictions, then the training curve) and
-    RUN/curve.png; returns what demo.json records of them."""
-    title = (f"{ckpt.name} on the monkaa test split ({n_test} full frames, never seen in training): "
-             "blur | label | prediction | error")
-    res = write_results(ckpt, shards, out / "results.png", run=run, split="test", device="auto", title=title)
+def _results(ckpt: Path, shards: Path, run: Path, out: Path, n_test: int, tile: int) -> dict:
+    """OUT/results.png (the test images' predictions in tiles of ``tile`` px, then the
+    training curve) and RUN/curve.png; returns what demo.json records of them."""
+    title = (f"{ckpt.name} on the monkaa test split ({n_test} frames, in {tile}x{tile} tiles; never seen in "
+             "training): blur | label | prediction | error")
+    res = write_results(ckpt, shards, out / "results.png", run=run, split="test", device="auto", title=title,
+                        tile=tile)
     write_curve(run, run / "curve.png")
     return {"png": "results.png", "curve": "run/curve.png",
             "images": [{"key": r["key"], "epe_min": r["epe_min"], "label": r["direction"]} for r in res["rows"]]}
@@ -188,7 +189,7 @@ def run_demo(out: Path, *, size: str = "320x180", seed: int = 0, workers: int = 
     t0 = time.perf_counter()
     combined_preview(datasets, out / "preview.png")
     t1 = time.perf_counter()
-    results = _results(ckpt, out / "monkaa", run, out, ev["n"])
+    results = _results(ckpt, out / "monkaa", run, out, ev["n"], evals["tiled"]["tile"])
     stages.times["preview"], stages.times["results"] = t1 - t0, time.perf_counter() - t1
     total = time.perf_counter() - t_all
 
@@ -244,8 +245,8 @@ def _summary(out: Path, head: dict, times: dict[str, float], total: float, ev: d
                  "input: docs/training.md, 'Input size')")
     lines.append(f"  contact sheet   {out / 'preview.png'}")
     n = len(head["results"]["images"])
-    lines.append(f"  results         {out / 'results.png'}  ({n} test image(s): blur | label | prediction | error, "
-                 f"EPE on each; the training curve below it, also in {run / 'curve.png'})")
+    lines.append(f"  results         {out / 'results.png'}  ({n} test image(s) in {c}x{c} tiles: blur | label | "
+                 f"prediction | error, EPE on each; the training curve below it, also in {run / 'curve.png'})")
     return lines
 
 

@@ -56,7 +56,7 @@ def _check_results(out, head, text):
     res = head["results"]
     assert res["png"] == "results.png" and str(out / "results.png") in text
     ev = evaluate_checkpoint(out / "run" / head["selection"]["checkpoint"], out / "monkaa", split="test",
-                             per_sample=True)
+                             per_sample=True, tile=64)  # drawn in tiles of the training crop
     assert [(r["key"], r["epe_min"]) for r in res["images"]] == [(s["key"], s["epe_min"]) for s in ev["samples"]]
     assert len(res["images"]) == head["eval"]["n"] == ev["n"]  # every test image (<= 8 of them)
     png = read_image(out / "results.png")

@@ -31,6 +31,7 @@ from blurgen.train.checkpoint import load_model
 from blurgen.train.curve import curve_image, read_curve
 from blurgen.train.ddp import pick_device
 from blurgen.train.evaluate import eval_dataset, evaluating, json_result, sample_records, score_batch
+from blurgen.train.tiling import DEFAULT_OVERLAP, check_overlap, resolve_tile
 from blurgen.train.losses import label_mask
 from blurgen.train.metrics import flow_metrics
 
@@ -44,15 +45,16 @@ def _hwc(t: torch.Tensor) -> np.ndarray:
 
 
 def scored_samples(model: torch.nn.Module, dataset, device: torch.device, indices: list[int],
-                   amp: str = "none") -> Iterator[dict]:
+                   amp: str = "none", tile: tuple[int, int] = (0, DEFAULT_OVERLAP)) -> Iterator[dict]:
     """Each sample ``dataset[i]`` for ``i`` in ``indices``, scored one at a time as
     ``evaluate_checkpoint`` scores it: its ``sample_records`` entry plus ``blur`` (H, W, 3)
     uint8 RGB, ``flow`` / ``flow_bwd`` / ``pred`` (H, W, 2) float32 px, ``mask`` / ``mask_bwd``
-    (H, W) bool (the pixels each label's EPE averages over)."""
+    (H, W) bool (the pixels each label's EPE averages over). ``tile``: (size, overlap) of the
+    inference tiles (``blurgen.train.tiling``; size 0: whole frames)."""
     loader = DataLoader(Subset(dataset, indices), batch_size=1, shuffle=False, num_workers=0)
     with evaluating(model):
         for batch in loader:
-            pred, m, z = score_batch(model, batch, device, amp)
+            pred, m, z = score_batch(model, batch, device, amp, tile=tile)
             rec = sample_records(batch, m, z)[0]
             rec["blur"] = np.rint(_hwc(batch["blur"][0]) * 255).astype(np.uint8)
             rec["pred"] = _hwc(pred[0])
@@ -130,11 +132,13 @@ def sample_row(rec: dict, tile_width: int = 200) -> tuple[np.ndarray, dict]:
 
 
 def results_sheet(model: torch.nn.Module, dataset, device: torch.device, indices: list[int],
-                  tile_width: int = 200, amp: str = "none") -> tuple[np.ndarray, list[dict]]:
+                  tile_width: int = 200, amp: str = "none", tile: tuple[int, int] = (0, DEFAULT_OVERLAP)
+                  ) -> tuple[np.ndarray, list[dict]]:
     """(H, 4 * tile_width, 3) uint8 RGB, one ``sample_row`` per index, and the rows' numbers
-    (``sample_row``'s, plus ``top`` and ``height``: the pixel rows each one takes)."""
+    (``sample_row``'s, plus ``top`` and ``height``: the pixel rows each one takes);
+    ``tile``: as in ``scored_samples``."""
     rows, infos, top = [], [], 0
-    for rec in scored_samples(model, dataset, device, indices, amp):
+    for rec in scored_samples(model, dataset, device, indices, amp, tile):
         row, info = sample_row(rec, tile_width)
         info.update(top=top, height=row.shape[0])
         top += row.shape[0]
@@ -145,17 +149,21 @@ def results_sheet(model: torch.nn.Module, dataset, device: torch.device, indices
 
 def write_results(ckpt: str | os.PathLike, shards: str | os.PathLike, png: str | os.PathLike, *,
                   run: str | os.PathLike | None = None, split: str = "auto", n: int = 8,
-                  device: str | torch.device = "cpu", tile_width: int = 200, title: str | None = None) -> dict:
+                  device: str | torch.device = "cpu", tile_width: int = 200, title: str | None = None,
+                  tile: str | int = 0, tile_overlap: int = DEFAULT_OVERLAP) -> dict:
     """The results sheet of ``ckpt`` on the first ``n`` full frames of the split
     ``blurgen eval`` reads (see ``eval_dataset``), under a ``title`` band (default: the
     checkpoint and the split) and, with ``run``, above the run's training curve: written to
     ``png``. Returns ``{"png", "split", "rows", "title", "curve"}``: rows as ``results_sheet``
     gives them but ``top`` counted in the PNG; title and curve: pixel heights (curve 0
-    without ``run``)."""
+    without ``run``). ``tile``: ``"auto"``, 0 or a size in pixels: the frames are predicted in
+    tiles (``blurgen.train.tiling``), as ``blurgen eval --tile`` does."""
     dev = pick_device(device) if isinstance(device, str) else torch.device(device)
-    model, _ = load_model(ckpt, dev)
+    model, ck = load_model(ckpt, dev)
+    tiles = (resolve_tile(tile, ck), tile_overlap)
+    check_overlap(*tiles)
     ds, split_name = eval_dataset(shards, split)
-    sheet, rows = results_sheet(model, ds, dev, list(range(min(n, len(ds)))), tile_width)
+    sheet, rows = results_sheet(model, ds, dev, list(range(min(n, len(ds)))), tile_width, tile=tiles)
     head = _label(sheet.shape[1], [title or f"{Path(ckpt).name} on the {split_name} split of {Path(shards).name}: "
                                             "blur | label | prediction | error"])
     curve = curve_image(read_curve(run), width=sheet.shape[1]) if run is not None else sheet[:0]
