@@ -26,7 +26,8 @@ DEFAULT_OVERLAP = 32  # px shared by neighbouring tiles (docs/training.md, "Inpu
 
 
 def parse_tile(value: str | int | None) -> str | int:
-    """A ``--tile`` value: ``"auto"``, or a size in pixels (0 = the whole image)."""
+    """A ``--tile`` value: ``"auto"``, 0 (the whole image) or a size in pixels, a multiple of
+    64 as a training crop is (smaller or other tiles would be padded to one anyway)."""
     if value is None:
         return 0
     if isinstance(value, str) and value.strip().lower() == AUTO:
@@ -34,9 +35,9 @@ def parse_tile(value: str | int | None) -> str | int:
     try:
         tile = int(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"--tile must be 'auto', 0 (whole images) or a size in pixels, got {value!r}") from None
-    if tile < 0:
-        raise ConfigError(f"--tile must be 'auto', 0 (whole images) or a size in pixels, got {tile}")
+        tile = -1
+    if tile < 0 or tile % 64 or str(value).strip() not in (str(tile), f"+{tile}"):
+        raise ConfigError(f"--tile must be 'auto', 0 (whole images) or a multiple of 64 px (as --crop), got {value!r}")
     return tile
 
 

@@ -66,7 +66,8 @@ def test_the_blend_has_no_seams():
 
 def test_tile_values():
     assert parse_tile("auto") == "auto" and parse_tile("0") == 0 and parse_tile("256") == 256
-    for bad in ("abc", "-1", "1.5"):
+    assert parse_tile(128) == 128 and parse_tile(None) == 0
+    for bad in ("abc", "-1", "1.5", "100", "32", "-64"):
         with pytest.raises(ConfigError, match="--tile must be"):
             parse_tile(bad)
     assert resolve_tile("auto", {"config": {"crop": 128}}) == 128

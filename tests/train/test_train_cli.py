@@ -69,19 +69,35 @@ def test_eval_table_and_json(trained, toy_shards):
     assert 1.0 < out["zero_epe_min"] < 8.5
 
 
+def test_eval_in_tiles_of_the_training_crop(trained, toy_shards_80):
+    # 80x80 frames, a network trained on 64x64 crops: whole frames are another size (the
+    # hint says so), tiles of 64 are not
+    base = ["eval", "--ckpt", str(trained / "last.pt"), "--shards", str(toy_shards_80), "--threads", "1"]
+    whole = CliRunner().invoke(cli, base)
+    tiled = CliRunner().invoke(cli, [*base, "--tile", "auto"])
+    assert whole.exit_code == 0 and tiled.exit_code == 0, (whole.output, tiled.output)
+    assert "was trained on 64x64" in whole.output and "was trained on" not in tiled.output
+    assert "full frames, in tiles of 64 px)" in tiled.output
+    out = json.loads(CliRunner().invoke(cli, [*base, "--tile", "auto", "--json"]).output)
+    assert out["tile"] == 64 and out["input_sizes"] == [[64, 64]]
+    assert json.loads(CliRunner().invoke(cli, [*base, "--json"]).output)["input_sizes"] == [[80, 80]]
+    res = CliRunner().invoke(cli, [*base, "--tile", "100"])
+    assert isinstance(res.exception, ConfigError) and "multiple of 64 px" in str(res.exception)
+
+
 def test_evaluate_checkpoint_is_what_eval_json_prints(trained, toy_shards):
     ckpt = trained / "last.pt"
     for flags, kw, n in (([], {}, 4),
                          (["--split", "all", "--batch-size", "4", "--limit", "5"], dict(split="all", batch_size=4, limit=5), 5),
                          (["--split", "train", "--crop", "64"], dict(split="train", crop=64), 8),
-                         (["--tile", "32", "--tile-overlap", "8"], dict(tile=32, tile_overlap=8), 4)):
+                         (["--tile", "64", "--tile-overlap", "8"], dict(tile=64, tile_overlap=8), 4)):
         res = CliRunner().invoke(cli, ["eval", "--ckpt", str(ckpt), "--shards", str(toy_shards), "--json",
                                        "--threads", "1", *flags])
         assert res.exit_code == 0, res.output
         printed = json.loads(res.output)
         assert printed["n"] == n and printed["per_source"]["toy"]["n"] == n
         assert evaluate_checkpoint(ckpt, toy_shards, device="cpu", **kw) == printed
-        assert printed["input_sizes"] == ([[32, 32]] if "tile" in kw else [[64, 64]]) and printed["train_crop"] == 64
+        assert printed["input_sizes"] == [[64, 64]] and printed["train_crop"] == 64
 
 
 def test_evaluate_checkpoint_refuses_mixed_sizes_in_a_batch(trained, toy_shards, toy_shards_80, tmp_path):
