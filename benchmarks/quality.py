@@ -223,6 +223,9 @@ def main() -> int:
               + ", ".join(f"seed {s['seed']} {s['size'][0]}x{s['size'][1]}" for s in cal["fitted_on"]["samples"]))
         t0 = time.perf_counter()
         rows = [label_rows(sample, c) for c in CONFIGS]
+        if not rows[0]["true"]:
+            sys.exit(f"{sample}: no GoPro, NfS or video windows with truth to evaluate the labels on; give a sample "
+                     "with every layout (`blurgen sample S --size 640x360 --seed N`, without --only)")
         label_table(rows)
         fusion_table(rows)
         monkaa = fidelity_table(sample)
