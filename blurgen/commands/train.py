@@ -243,5 +243,10 @@ def predict(images, ckpt, out, device, amp, max_mag, labels, tile, tile_overlap,
                    + (f" in tiles of {r['tile']} px" if r["tile"] else "") + ", "
                    f"mean |flow| {r['mean_mag']:.2f} px, max {r['max_mag']:.2f} px)"
                    + (f"; EPE {r['epe']:.3f} px against the label: {r['compare']}" if "compare" in r else ""))
+    done = [r for r in recs if "error" not in r]
+    trained = done[0]["train_crop"] if done else None
+    if trained and not done[0]["tile"] and any(r["size"] != [trained, trained] for r in done):
+        click.echo(f"Note: the network was trained on {trained}x{trained} crops and its output depends on the input "
+                   f"size; --tile auto runs it on tiles of that size (docs/training.md, 'Input size').", err=True)
     if any("error" in r for r in recs):
         raise SystemExit(1)  # (ctx.exit's code is dropped by a non-standalone click main)

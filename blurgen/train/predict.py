@@ -85,7 +85,8 @@ def predict_files(images: list[str | os.PathLike], ckpt: str | os.PathLike, out:
     per image (first -> last): also ``<name>-vs-label.png`` (blur | label | prediction |
     error, ``results.label_row``) and, in the record, ``"compare"`` (its path) and ``"epe"`` (px).
     ``tile``: ``"auto"`` (the crop the network was trained on), 0 (whole images) or a size in
-    pixels (``blurgen.train.tiling``); the record's ``"tile"`` says which."""
+    pixels (``blurgen.train.tiling``); the record's ``"tile"`` says which, ``"train_crop"`` the
+    crop the network was trained on (None when the checkpoint does not say)."""
     device = pick_device(device) if isinstance(device, str) else device
     paths = [Path(p) for p in images]
     targets = output_paths(paths, Path(out))
@@ -95,6 +96,7 @@ def predict_files(images: list[str | os.PathLike], ckpt: str | os.PathLike, out:
     model, ck = load_model(ckpt, device)
     tiles = (resolve_tile(tile, ck), tile_overlap)
     check_overlap(*tiles)
+    trained = (ck.get("config") or {}).get("crop")
     records = []
     for i, (p, (flo, png)) in enumerate(zip(paths, targets)):
         try:
@@ -103,7 +105,8 @@ def predict_files(images: list[str | os.PathLike], ckpt: str | os.PathLike, out:
         except InputError as e:
             records.append({"image": str(p), "error": e})
             continue
-        records.append(_predict_one(model, rgb, label, p, flo, png, device, amp, max_mag, tiles))
+        records.append({**_predict_one(model, rgb, label, p, flo, png, device, amp, max_mag, tiles),
+                        "train_crop": trained})
     return records
 
 

@@ -121,6 +121,8 @@ def test_predict_any_size_writes_flo_and_png(trained, tmp_path):
     res = CliRunner().invoke(cli, ["predict", str(a), str(b), "--ckpt", str(trained / "last.pt"),
                                    "--out", str(tmp_path / "out"), "--threads", "1"])
     assert res.exit_code == 0, res.output
+    assert ("Note: the network was trained on 64x64 crops and its output depends on the input size; --tile auto "
+            "runs it on tiles of that size") in res.output  # 50x70 and 64x130 images, whole
     fa = read_flo(tmp_path / "out" / "a.flo")
     assert fa.shape == (50, 70, 2) and np.isfinite(fa).all()
     assert read_flo(tmp_path / "out" / "b.flo").shape == (64, 130, 2)
@@ -147,7 +149,7 @@ def test_predict_in_tiles_of_the_training_crop(trained, tmp_path):
     res = CliRunner().invoke(cli, ["predict", str(tmp_path / "b.png"), "--ckpt", str(trained / "last.pt"),
                                    "--out", str(tmp_path / "out"), "--threads", "1", "--tile", "auto"])
     assert res.exit_code == 0, res.output
-    assert "(64x130 in tiles of 64 px, mean |flow|" in res.output
+    assert "(64x130 in tiles of 64 px, mean |flow|" in res.output and "Note:" not in res.output
     flow = read_flo(tmp_path / "out" / "b.flo")
     model, _ = load_model(trained / "last.pt")
     with torch.inference_mode():
@@ -171,7 +173,10 @@ def test_predict_an_unreadable_image_is_one_line_and_the_others_are_done(trained
               "--out", str(tmp_path / "out"), "--threads", "1"])
     assert e.value.code == 1
     out, err = capsys.readouterr()
-    assert err.strip().splitlines() == [f"Error: {tmp_path / 'b.png'}: cannot decode image (truncated PNG: no IEND chunk)"]
+    lines = err.strip().splitlines()  # the bad image's one line, and the note on the input size (40x48, not 64)
+    assert [x for x in lines if not x.startswith("Note:")] == [
+        f"Error: {tmp_path / 'b.png'}: cannot decode image (truncated PNG: no IEND chunk)"]
+    assert len(lines) == 2
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.flo", "a.png", "c.flo", "c.png"]
     assert out.count(" -> ") == 2
     # a folder stands for its image files
