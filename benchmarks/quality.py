@@ -19,7 +19,8 @@ folder unless --sample names one), with the same code a dataset run uses:
    stores it (the first model's) against the second model's, their mean, and a per-pixel
    choice of the model with the lower uncertainty;
 3. fidelity (Monkaa): `fidelity_db_est` vs the PSNR of the job's uint8 blur against the
-   continuous-time blur, pairs with s <= 100 (the ones a dataset keeps);
+   continuous-time blur, pairs with s <= 100 (the ones a dataset keeps), for every shipped
+   fidelity calibration with its interpolator (the default first, its pairs listed);
 4. cost: seconds per sample of the label (`RealJob.make_timed` "flow": estimator and
    masks) and of the estimates ("quality"), and the same for the Monkaa synthesis;
 5. with --ablation: label calibrations fitted on one calibration sample (seed 0, 320x180)
@@ -43,9 +44,11 @@ from scipy.stats import spearmanr
 
 from blurgen.jobs import build_job
 from blurgen.jobs.calibrate import fidelity_job, fidelity_pairs, label_job, label_windows
+from blurgen.jobs.monkaa import params_from as monkaa_params
 from blurgen.quality import calibration as calib
 from blurgen.quality.label import direction_signals, uncertainty
 from blurgen.sources.sample import SampleConfig, parse_size, write_sample
+from calibrations import FIDELITY
 
 FRACTIONS = np.round(np.arange(0.0, 0.96, 0.05), 2)
 CONFIGS = ("dis", "farneback", "dis,farneback")
@@ -157,19 +160,29 @@ def fusion_table(rows: list[dict]) -> None:
         print(f"| EPE px | {m['first']:.3f} | {m['second']:.3f} | {m['mean']:.3f} | {m['select']:.3f} |")
 
 
+def fidelity_rows(sample: Path, params: dict) -> tuple[str, list[dict]]:
+    job = fidelity_job(sample, monkaa_params({}, params))
+    return job.config.quality_key, [{"s": smp.meta["s"], "est": smp.meta["fidelity_db_est"], "true": db, "times": t}
+                                    for _, smp, db, t in fidelity_pairs(sample, job)]
+
+
 def fidelity_table(sample: Path) -> list[dict]:
-    job = fidelity_job(sample, {})
-    rows = [{"s": smp.meta["s"], "est": smp.meta["fidelity_db_est"], "true": db, "times": t}
-            for _, smp, db, t in fidelity_pairs(sample, job)]
-    t, e = np.array([r["true"] for r in rows]), np.array([r["est"] for r in rows])
-    print(f"\n### Monkaa blur: fidelity_db_est ({job.config.quality_key}), pairs with s <= 100\n")
-    print("| pairs | true PSNR dB | fidelity_db_est dB | Spearman | MAE dB | bias dB |")
-    print("|---|---|---|---|---|---|")
-    print(f"| {len(t)} | {t.mean():.2f} | {e.mean():.2f} | {spearmanr(e, t)[0]:.3f} | {np.abs(e - t).mean():.2f} "
-          f"| {(e - t).mean():+.2f} |")
-    print("\nper pair (s px: true / estimated dB): "
-          + ", ".join(f"{r['s']:.1f}: {r['true']:.1f}/{r['est']:.1f}" for r in sorted(rows, key=lambda r: r["s"])))
-    return rows
+    """Every shipped fidelity calibration (benchmarks/calibrations.py) with its interpolator;
+    returns the default's rows (the first)."""
+    print("\n### Monkaa blur: fidelity_db_est, pairs with s <= 100\n")
+    print("| calibration | model | pairs | true PSNR dB | fidelity_db_est dB | Spearman | MAE dB | bias dB |")
+    print("|---|---|---|---|---|---|---|---|")
+    first = None
+    for params in FIDELITY.values():
+        key, rows = fidelity_rows(sample, params)
+        first = first or rows
+        model = " + ".join(f for f, c in calib.find("fidelity", key)["coef"].items() if c)
+        t, e = np.array([r["true"] for r in rows]), np.array([r["est"] for r in rows])
+        print(f"| {key} | {model} | {len(t)} | {t.mean():.2f} | {e.mean():.2f} | {spearmanr(e, t)[0]:.3f} "
+              f"| {np.abs(e - t).mean():.2f} | {(e - t).mean():+.2f} |")
+    print(f"\nper pair of {next(iter(FIDELITY))} (s px: true / estimated dB): "
+          + ", ".join(f"{r['s']:.1f}: {r['true']:.1f}/{r['est']:.1f}" for r in sorted(first, key=lambda r: r["s"])))
+    return first
 
 
 def cost_table(sample: Path, monkaa: list[dict]) -> None:

@@ -129,8 +129,8 @@ def _calibration(tmp: Path, kind: str, key: str) -> None:
 
     from blurgen.quality.calibration import FORMS
 
-    coef = {"fb": 2.0, "photo": 0.5} if kind == "label" else {"oof_s": 1.0, "occ": 1.0, "rest_phi": 1.0}
-    cal = {"format": 1, "kind": kind, "key": key, "form": FORMS[kind], "intercept": 0.5, "coef": coef,
+    coef = {"fb": 2.0, "photo": 0.5} if kind == "label" else {"hole_s": 1.0, "occ": 1.0, "rest_phi": 1.0}
+    cal = {"format": 1, "kind": kind, "key": key, "form": FORMS[kind][-1], "intercept": 0.5, "coef": coef,
            "params": {} if kind == "label" else {"phi_scale": 5.0}}
     (tmp / f"{kind}.json").write_text(json.dumps(cal))
 

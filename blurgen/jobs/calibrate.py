@@ -9,10 +9,12 @@ written by ``blurgen sample``, and compare with the samples' exact truth:
   non-negative least-squares fit of the error on the signals, over ``pixels`` pixels drawn
   per window and direction (seeded: the same samples give the same calibration);
 - ``fit_fidelity``: the ``synth-monkaa`` job itself (``MonkaaJob.make``) on every pair
-  with ``s <= max_s``, its ``fidelity_signals``, and the mean squared error of its blur
+  with ``s <= max_s``, the fidelity signals of its end frames and flows (the newest form's,
+  ``blurgen.quality.fidelity``), and the mean squared error of its blur
   against the continuous-time blur; a non-negative least-squares fit in relative terms
   (each pair's residual divided by its error, so the model fits dB, not the largest
-  errors), with the shape ``phi_scale`` chosen from ``PHI_SCALES`` by the same criterion.
+  errors), with the model (one of ``blurgen.quality.fidelity.MODELS``) and the shape
+  ``phi_scale`` (from ``PHI_SCALES``) chosen by the same criterion.
 
 The calibration dicts (``blurgen.quality.calibration``) record what they were fitted on.
 """
@@ -115,7 +117,7 @@ def fit_label(samples: list[str | Path], flow_model: str = "dis", flow_ckpt: str
     x, y = np.concatenate(xs), np.concatenate(ys)
     c0, coef = calib.fit_nonnegative(x, y, list(names))
     key = calib.label_key(flow_mode, ["generic"] if generic else labels)
-    cal = {"format": calib.FORMAT, "kind": "label", "key": key, "form": calib.FORMS["label"],
+    cal = {"format": calib.FORMAT, "kind": "label", "key": key, "form": calib.FORMS["label"][-1],
            "intercept": c0, "coef": coef, "params": {},
            "fitted_on": {"samples": [sample_info(s) for s in samples], "windows": n_windows,
                          "pixels": int(len(y)), "estimators": specs if generic else labels},
@@ -127,8 +129,9 @@ def fit_label(samples: list[str | Path], flow_model: str = "dis", flow_ckpt: str
 
 def fidelity_job(sample: Path, params: dict[str, Any]) -> MonkaaJob:
     """The ``synth-monkaa`` job on a sample's Monkaa folder with the interpolator ``params``
-    (every pair selected, fidelity signals on; the fit reads the signals, not the estimate)."""
-    cfg = MonkaaConfig.from_params({**params, "n_train": 10 ** 9, "n_test": 0, "quality": True})
+    (every pair selected, fidelity estimates on, the end frames kept: a fit computes the
+    signals of the newest form from them, whatever the calibration the job applies)."""
+    cfg = MonkaaConfig.from_params({**params, "n_train": 10 ** 9, "n_test": 0, "quality": True, "store_ends": True})
     return MonkaaJob(cfg, Path(sample) / "monkaa")
 
 
@@ -149,14 +152,17 @@ def fidelity_pairs(sample: str | Path, job: MonkaaJob) -> Iterator[tuple[dict, A
 
 
 def _fit_fidelity_rows(sig: list[dict], s: list[float], mse: np.ndarray) -> tuple[float, float, dict]:
+    """``(phi_scale, c0, coef)`` of the model (``fidelity.MODELS``) and scale with the least
+    relative squared error; coef names the chosen model's features only."""
     best = None
-    for a in PHI_SCALES:
-        x = np.array([[fidelity.features(g, v, a)[f] for f in fidelity.FEATURES] for g, v in zip(sig, s)])
-        c0, coef = calib.fit_nonnegative(x, mse, list(fidelity.FEATURES), weights=1.0 / mse)
-        pred = c0 + x @ np.array([coef[f] for f in fidelity.FEATURES])
-        loss = float(np.sum(((pred - mse) / mse) ** 2))
-        if best is None or loss < best[0]:
-            best = (loss, a, c0, coef)
+    for names in fidelity.MODELS:
+        for a in PHI_SCALES:
+            x = np.array([[fidelity.features(g, v, a)[f] for f in names] for g, v in zip(sig, s)])
+            c0, coef = calib.fit_nonnegative(x, mse, list(names), weights=1.0 / mse)
+            pred = c0 + x @ np.array([coef[f] for f in names])
+            loss = float(np.sum(((pred - mse) / mse) ** 2))
+            if best is None or loss < best[0]:
+                best = (loss, a, c0, coef)
     return best[1], best[2], best[3]
 
 
@@ -168,7 +174,8 @@ def fit_fidelity(samples: list[str | Path], params: dict[str, Any] | None = None
         job = fidelity_job(Path(sample), params or {})
         key = job.config.quality_key
         for _, smp, db, _ in fidelity_pairs(sample, job):
-            sig.append(smp.meta["fidelity_signals"])
+            a = smp.arrays
+            sig.append(fidelity.signals(a["first"], a["last"], a["flow"], a["flow_bwd"]))
             s.append(smp.meta["s"])
             mse.append(255.0 ** 2 / 10 ** (db / 10))
     if len(mse) < 4:
@@ -176,7 +183,7 @@ def fit_fidelity(samples: list[str | Path], params: dict[str, Any] | None = None
                           "write the samples with `blurgen sample` (with the monkaa layout)")
     mse_a = np.array(mse)
     a, c0, coef = _fit_fidelity_rows(sig, s, mse_a)
-    cal = {"format": calib.FORMAT, "kind": "fidelity", "key": key, "form": calib.FORMS["fidelity"],
+    cal = {"format": calib.FORMAT, "kind": "fidelity", "key": key, "form": fidelity.FORM,
            "intercept": c0, "coef": coef, "params": {"phi_scale": a},
            "fitted_on": {"samples": [sample_info(p) for p in samples], "pairs": len(mse)},
            "fit": {"mean_psnr": round(float(np.mean([fidelity.psnr_db(m) for m in mse])), 3)},

@@ -219,7 +219,8 @@ class MonkaaJob(PlannedJob):
             meta["motion"] = motion
         if c.quality:
             t0 = time.perf_counter()
-            meta.update(fidelity.fidelity_meta(fidelity.signals(img0, img1, flow01, flow10), meta["s"], c.calibration))
+            sig = fidelity.signals(img0, img1, flow01, flow10, fidelity.stored_signals(c.calibration))
+            meta.update(fidelity.fidelity_meta(sig, meta["s"], c.calibration))
             times["quality"] = time.perf_counter() - t0
         return Sample(task.key, arrays, meta), times
 

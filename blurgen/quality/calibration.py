@@ -3,7 +3,7 @@
 A calibration is a dict (stored as a JSON file; ``format`` 1)::
 
     {"format": 1, "kind": "label" | "fidelity", "key": "direct:dis",
-     "form": "epe-linear-v1" | "blur-mse-v1", "intercept": c0, "coef": {feature: c, ...},
+     "form": "epe-linear-v1" | "blur-mse-v2", "intercept": c0, "coef": {feature: c, ...},
      "params": {...}, "fitted_on": {...}, "fit": {...}, "blurgen": "0.x"}
 
 Every coefficient is >= 0 (fitted by non-negative least squares), so the estimate never
@@ -32,7 +32,12 @@ from blurgen.resources import listing, resource
 
 FORMAT = 1
 KINDS = ("label", "fidelity")
-FORMS = {"label": "epe-linear-v1", "fidelity": "blur-mse-v1"}
+# kind -> the forms read (the last is what a fit makes; fidelity's v1 from blurgen before
+# the ``hole`` signal, see blurgen.quality.fidelity)
+FORMS = {"label": ("epe-linear-v1",), "fidelity": ("blur-mse-v1", "blur-mse-v2")}
+# form -> the features its coefficients may name
+FEATURES = {"epe-linear-v1": ("fb", "photo", "disagree"), "blur-mse-v1": ("oof_s", "occ", "rest_phi"),
+            "blur-mse-v2": ("oof_s", "occ", "rest_phi", "hole_s")}
 # A label calibration for a key with no file of its own falls back to the one fitted on
 # every shipped classical estimator together (learned models ship no calibration: no
 # weights exist offline); see docs/quality.md.
@@ -55,14 +60,18 @@ def check(cal: Any, where: str, kind: str | None = None) -> dict[str, Any]:
     """``cal`` if it is a calibration dict of ``kind`` (any when None), else ``ConfigError``
     naming ``where`` (a file, or "the manifest")."""
     ok = (isinstance(cal, dict) and cal.get("format") == FORMAT and cal.get("kind") in KINDS
-          and cal.get("form") == FORMS.get(cal.get("kind")) and isinstance(cal.get("coef"), dict)
+          and cal.get("form") in FORMS.get(cal.get("kind"), ()) and isinstance(cal.get("coef"), dict)
           and isinstance(cal.get("key"), str))
     if ok:
         values = [cal.get("intercept", 0.0), *cal["coef"].values()]
         ok = all(isinstance(v, (int, float)) and np.isfinite(v) and v >= 0 for v in values)
+        ok = ok and set(cal["coef"]) <= set(FEATURES[cal["form"]])
+    if ok and cal["kind"] == "fidelity":
+        a = (cal.get("params") or {}).get("phi_scale")
+        ok = isinstance(a, (int, float)) and np.isfinite(a) and a > 0
     if not ok:
         raise ConfigError(f"{where}: not a blurgen calibration (format {FORMAT}: kind, key, form, "
-                          "non-negative intercept and coef); make one with `blurgen calibrate`")
+                          "non-negative intercept and coef of the form's features); make one with `blurgen calibrate`")
     if kind is not None and cal["kind"] != kind:
         raise ConfigError(f"{where}: a {cal['kind']} calibration, but a {kind} calibration is needed here")
     return cal

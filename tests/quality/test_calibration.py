@@ -10,8 +10,8 @@ from blurgen.quality import calibration as calib
 
 
 def _cal(of="label", **kw):
-    base = {"format": 1, "kind": of, "key": "direct:dis" if of == "label" else "linear", "form": calib.FORMS[of],
-            "intercept": 0.1, "coef": {"fb": 1.0, "photo": 0.05} if of == "label" else {"oof_s": 1.0},
+    base = {"format": 1, "kind": of, "key": "direct:dis" if of == "label" else "linear", "form": calib.FORMS[of][-1],
+            "intercept": 0.1, "coef": {"fb": 1.0, "photo": 0.05} if of == "label" else {"hole_s": 1.0},
             "params": {} if of == "label" else {"phi_scale": 3.0}}
     return {**base, **kw}
 
@@ -35,10 +35,22 @@ def test_fit_recovers_non_negative_coefficients_and_clamps_a_negative_one():
 
 @pytest.mark.parametrize("change", [
     {"coef": {"fb": -1.0}}, {"intercept": float("nan")}, {"form": "other"}, {"format": 2}, {"kind": "blur"}, {"key": None},
+    {"coef": {"oof_s": 1.0}},  # a feature of another form
 ])
 def test_check_refuses_what_is_not_a_calibration(change):
     with pytest.raises(ConfigError, match=r"^where: not a blurgen calibration .*blurgen calibrate`$"):
         calib.check(_cal(**change), "where")
+
+
+@pytest.mark.parametrize("change", [
+    {"coef": {"fb": 1.0}},  # a label feature
+    {"form": "blur-mse-v1", "coef": {"hole_s": 1.0}},  # the first form has no hole signal
+    {"params": {}}, {"params": {"phi_scale": 0.0}},  # the interior term needs its scale
+])
+def test_check_refuses_a_fidelity_calibration_its_model_cannot_apply(change):
+    with pytest.raises(ConfigError, match=r"^f.json: not a blurgen calibration"):
+        calib.check(_cal("fidelity", **change), "f.json")
+    calib.check(_cal("fidelity", form="blur-mse-v1", coef={"oof_s": 1.0}), "f.json")  # the first form reads
 
 
 def test_check_refuses_the_other_kind():
