@@ -20,18 +20,21 @@ only leaves the frame is no hole: the other end frame still has it.
 
 A calibration of form ``blur-mse-v2`` (what ``blurgen calibrate`` fits) maps them to the
 expected mean squared error of the uint8 blur against the continuous-time blur (grey levels
-squared)::
+squared) with one of two models (``MODELS``; the fit keeps the one with the smaller
+relative error: holes for the splat interpolators, leaving texture for the ones whose error
+is ghosting)::
 
-    mse = c0 + c_occ * kappa_occ + c_rest * kappa_rest * phi(s) + c_hole * hole * s
+    holes:            mse = c0 + c_occ * kappa_occ + c_rest * kappa_rest * phi(s) + c_hole * hole * s
+    leaving texture:  mse = c0 + c_oof * kappa_oof * s + c_occ * kappa_occ + c_rest * kappa_rest * phi(s)
     phi(s) = s^2 / (a^3 + s^3)
 
 (``a`` = ``params.phi_scale``, px). ``phi`` is the shape of the interior error seen on the
 sample: zero without motion, largest where the motion is a few pixels (the texture is
 moved but not yet averaged away), falling as a long blur smooths it. ``c0`` holds what the
 signals do not see (the rule's time sampling, rounding). ``fidelity_db_est =
-10 log10(255^2 / mse)``. Calibrations of the first form, ``blur-mse-v1`` (``c_oof *
-kappa_oof * s`` in place of the hole term), still apply: a run with one stores the three
-signals it had, so its manifest reruns to the same bytes.
+10 log10(255^2 / mse)``. Calibrations of the first form, ``blur-mse-v1`` (the leaving-texture
+model, without the hole signal), still apply: a run with one stores the three signals it
+had, so its manifest reruns to the same bytes.
 """
 
 from __future__ import annotations
@@ -49,8 +52,7 @@ STORED = {"blur-mse-v1": ("kappa_oof", "kappa_occ", "kappa_rest"),
           "blur-mse-v2": ("kappa_oof", "kappa_occ", "kappa_rest", "hole")}
 FORM = calib.FORMS["fidelity"][-1]  # what new calibrations are fitted in
 SIGNALS, FEATURES = STORED[FORM], calib.FEATURES[FORM]
-# the models a fit chooses from (blurgen.jobs.calibrate): holes for the flow-guided
-# interpolators, texture leaving the frame for the cross-fade (module doc)
+# the models a fit chooses from (blurgen.jobs.calibrate; module doc)
 MODELS = (("occ", "rest_phi", "hole_s"), ("oof_s", "occ", "rest_phi"))
 HOLE_TIMES = (0.25, 0.5, 0.75)
 MIN_MSE = 1e-3
