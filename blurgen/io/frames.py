@@ -250,6 +250,25 @@ def image_files(folder: Path, exts: Iterable[str] | None = None) -> list[Path]:
                   if not p.name.startswith(".") and p.suffix.lower() in wanted and p.is_file())
 
 
+def not_files(folder: Path, exts: Iterable[str] | None = None) -> list[tuple[str, str]]:
+    """Entries of ``folder`` named like image files (as :func:`image_files` selects them)
+    that are no regular file: ``(name, what it is)``, sorted by name. They are not frames;
+    a run reports them, as a missing frame alone would not say why it is missing."""
+    wanted = {e.lower() if e.startswith(".") else "." + e.lower() for e in (exts or IMAGE_EXTS)}
+    out = []
+    for p in sorted(Path(folder).iterdir()):
+        if p.name.startswith(".") or p.suffix.lower() not in wanted or p.is_file():
+            continue
+        if p.is_dir():
+            what = "a folder"
+        elif p.is_symlink() and not p.exists():
+            what = "a broken link"
+        else:
+            what = "not a regular file"
+        out.append((p.name, what))
+    return out
+
+
 def number_position(stems: Iterable[str]) -> int:
     """Which run of digits in the file stems is the frame number: when every stem holding
     digits has the same count of runs, the last run whose value differs between them

@@ -132,11 +132,9 @@ class RealJob(PlannedJob):
         skips: list[dict] = []
         for seq in self._sequences():
             prefix = f"{c.source}/{seq.name}"
-            for name in seq.ignored:  # bad input: --on-error fail stops here, skip records it
+            for name, reason in seq.ignored:  # bad input: --on-error fail stops here, skip records it
                 rel = name if seq.folder == "." else f"{seq.folder}/{name}"
-                skips.append({"key": f"{prefix}/{name}", "kind": "input-error", "path": rel,
-                              "reason": "frame file name has no number (rename it to hold its frame number, "
-                                        "or move it out of the folder)"})
+                skips.append({"key": f"{prefix}/{name}", "kind": "input-error", "path": rel, "reason": reason})
             windows, dropped = plan_windows(seq.indices, c.window, c.stride)
             if not windows and not dropped:
                 skips.append({"key": prefix, "reason": f"sequence has {len(seq.frames)} frame(s), "

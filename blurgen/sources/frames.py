@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from blurgen.errors import InputError
-from blurgen.io.frames import image_files, list_frames, number_position
+from blurgen.io.frames import image_files, list_frames, not_files, number_position
 from blurgen.utils import is_dataset_folder
 
 LAYOUT = "<root>/NNNNNN.png, or <root>/<sequence>/NNNNNN.png (any depth; .png .jpg .jpeg .ppm .webp .tif .tiff .bmp)"
@@ -34,8 +34,10 @@ class FrameSequence:
     ``sequence``: its own name (``"GOPR0372_07_00"``); ``split``: ``"train"``, ``"test"``, ...;
     ``folder``: posix path of the frame folder relative to the source root (``"."`` for the
     root); ``frames``: ``(index, file name)`` pairs, ascending by index; ``digits``: the
-    zero-padded width of the numbers in the file names (used in keys); ``ignored``: image
-    file names in the folder whose names hold no number (left out; jobs report them).
+    zero-padded width of the numbers in the file names (used in keys); ``ignored``: ``(name,
+    reason)`` of the entries named like images that are no frame (left out; jobs report them
+    as bad input): files whose names hold no number, and folders, broken links or other
+    entries that are no regular file.
     """
 
     name: str
@@ -44,7 +46,7 @@ class FrameSequence:
     folder: str
     frames: tuple[tuple[int, str], ...]
     digits: int
-    ignored: tuple[str, ...] = ()
+    ignored: tuple[tuple[str, str], ...] = ()
 
     @property
     def indices(self) -> list[int]:
@@ -82,12 +84,17 @@ def digit_width(file_names: list[str]) -> int:
     return min(widths) if widths else 1
 
 
+UNNUMBERED = "frame file name has no number (rename it to hold its frame number, or move it out of the folder)"
+
+
 def read_sequence(root: Path, folder: Path, name: str, sequence: str, split: str,
                   exts: tuple[str, ...] | None = None) -> FrameSequence | None:
     """The frames of ``folder`` as a FrameSequence, or None when it holds no image files.
-    Image files whose names hold no number are left out and listed in ``ignored``."""
+    What is named like an image but is no frame is left out and listed in ``ignored``."""
     frames = list_frames(folder, exts=exts, ignore_non_numeric=True)
-    ignored = tuple(p.name for p in image_files(folder, exts) if not _DIGITS.search(p.stem))
+    ignored = tuple((p.name, UNNUMBERED) for p in image_files(folder, exts) if not _DIGITS.search(p.stem))
+    ignored += tuple((name, f"{what}, not an image file (replace it with the frame, or move it out of the folder)")
+                     for name, what in not_files(folder, exts))
     if not frames and not ignored:
         return None
     rel = folder.relative_to(root).as_posix() if folder != root else "."

@@ -83,6 +83,18 @@ def _rename_non_numeric(p: Path) -> Path:
     return q
 
 
+def _to_folder(p: Path) -> Path:
+    p.unlink()
+    p.mkdir()
+    return p
+
+
+def _to_broken_link(p: Path) -> Path:
+    p.unlink()
+    p.symlink_to(p.with_name("gone" + p.suffix))
+    return p
+
+
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     import struct
     import zlib
@@ -160,6 +172,10 @@ CASES = {
     "mixed-size": BadCase("one frame of another size in a sequence", "png", "seqA/000010.png", _resize, 1),
     "non-numeric-name": BadCase("frame file with a non-numeric name (cover.png)", "png", "seqA/000000.png",
                                 _rename_non_numeric, 0),
+    "folder-named-like-frame": BadCase("a folder named like a frame (seqA/000010.png/)", "png", "seqA/000010.png",
+                                       _to_folder, 1),
+    "broken-link-frame": BadCase("a broken link in place of a frame", "png", "seqB/000011.png", _to_broken_link, 1,
+                                 slow=True),
     "truncated-mp4": BadCase("truncated mp4 (index first, data cut at 60%)", "videos", "clipA.mp4",
                              lambda p: _truncate(p, 0.6), -1),
     "truncated-mp4-no-index": BadCase("truncated mp4 (index at the end, cut at 70%: no index left)", "videos",

@@ -65,8 +65,22 @@ def test_unnumbered_image_is_listed_as_ignored(tmp_path):
     write_frames(tmp_path, [0], F[:1])  # same names: fine
     (tmp_path / "cover.png").write_bytes((tmp_path / "000000.png").read_bytes())
     (seq,) = find_frame_sequences(tmp_path)
-    assert seq.ignored == ("cover.png",)
+    assert [name for name, _ in seq.ignored] == ["cover.png"]
+    assert seq.ignored[0][1].startswith("frame file name has no number")
     assert seq.indices == [0, 1, 2]
+
+
+def test_entries_named_like_frames_that_are_no_files_are_listed_as_ignored(tmp_path):
+    # a folder or a broken link in place of a frame: not a frame, and named with what it is,
+    # so the run does not report only "frame 3 is missing"
+    write_frames(tmp_path, [0, 1, 2, 4], F[:4])
+    (tmp_path / "000003.png").mkdir()
+    (tmp_path / "000005.png").symlink_to(tmp_path / "gone.png")
+    (seq,) = find_frame_sequences(tmp_path)
+    assert seq.indices == [0, 1, 2, 4]
+    assert dict(seq.ignored) == {
+        "000003.png": "a folder, not an image file (replace it with the frame, or move it out of the folder)",
+        "000005.png": "a broken link, not an image file (replace it with the frame, or move it out of the folder)"}
 
 
 def test_digit_width():
