@@ -6,9 +6,7 @@ on every backend, so the process that writes shards sees the same sequence whoev
 each sample, and the shards are byte-identical across backends and worker counts.
 
 Backends: ``sequential`` (default for 1 worker) and ``loky`` (local processes, default
-otherwise) through joblib; ``threads`` (:class:`ThreadParallel`: threads of the run's own
-process, each with its own copy of the job, as a worker process has; for jobs whose work
-runs in code that releases the GIL: OpenCV, numpy, zlib, the compiled kernels); ``dask`` through joblib's dask backend, on a dask.distributed
+otherwise) through joblib; ``dask`` through joblib's dask backend, on a dask.distributed
 scheduler at ``scheduler`` or a LocalCluster of ``workers`` processes made for the run;
 ``ray`` through Ray tasks (:class:`RayParallel`), on the cluster at ``scheduler``
 (``ray://HOST:10001``, ``auto`` or ``HOST:PORT``) or a local Ray runtime of ``workers``
@@ -20,14 +18,12 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
-import pickle
-import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from blurgen.errors import BlurgenError, ConfigError
 
-BACKENDS = ("loky", "sequential", "threads", "dask", "ray")
+BACKENDS = ("loky", "sequential", "dask", "ray")
 # Backends that run on a cluster named by --scheduler.
 CLUSTER_BACKENDS = ("dask", "ray")
 
@@ -52,8 +48,8 @@ def executor(workers: int, backend: str | None, scheduler: str | None = None) ->
     """A callable ``par(calls) -> iterator of results in submission order`` for the backend.
 
     workers: processes (sequential: 1; loky; a dask LocalCluster; a local Ray runtime's
-    CPUs; threads); with ``scheduler`` the cluster's own size counts instead. scheduler: a
-    dask scheduler or Ray cluster address; refused for ``loky``, ``sequential`` and ``threads``.
+    CPUs); with ``scheduler`` the cluster's own size counts instead. scheduler: a dask
+    scheduler or Ray cluster address; refused for ``loky`` and ``sequential``.
     """
     from joblib import Parallel, parallel_config
 
@@ -62,8 +58,6 @@ def executor(workers: int, backend: str | None, scheduler: str | None = None) ->
         n = 1 if backend == "sequential" else workers
         with Parallel(n_jobs=n, backend=backend, return_as="generator") as par:
             yield par
-    elif backend == "threads":
-        yield ThreadParallel(workers)
     elif backend == "dask":
         try:
             from dask.distributed import Client, LocalCluster
@@ -213,49 +207,3 @@ class RayParallel:
             if isinstance(cause, BlurgenError):
                 raise cause from None
             raise
-
-
-def _call_with_copy(local: threading.local, fn, blob: bytes, args: tuple, kwargs: dict):
-    if getattr(local, "blob", None) is not blob:
-        local.blob, local.value = blob, pickle.loads(blob)
-    return fn(local.value, *args, **kwargs)
-
-
-class ThreadParallel:
-    """``par(calls)``: joblib ``delayed`` calls in ``n_jobs`` threads of this process,
-    results in submission order.
-
-    The first positional argument of the calls (the job) is pickled once and each thread
-    works on its own copy, unpickled as a worker process would get it, so the state a job
-    keeps between calls (an open video stream, a loaded network, an estimator object) is
-    never shared between threads. At most ``2 * n_jobs`` calls are in flight. Exceptions
-    are raised again as themselves. Calls not yet started when the iterator is closed are
-    cancelled; the running ones finish first (a thread cannot be stopped).
-    """
-
-    def __init__(self, n_jobs: int):
-        self.n_jobs = max(1, int(n_jobs))
-
-    def __call__(self, calls: Iterable) -> Iterator[Any]:
-        return self._results(iter(calls))
-
-    def _results(self, calls: Iterator) -> Iterator[Any]:
-        from concurrent.futures import ThreadPoolExecutor
-
-        local = threading.local()
-        pending: collections.deque = collections.deque()
-        shared: list = [object(), b""]  # [object, its pickle]
-        pool = ThreadPoolExecutor(self.n_jobs, thread_name_prefix="blurgen-worker")
-        try:
-            for fn, args, kwargs in calls:
-                if not args:
-                    raise TypeError("ThreadParallel calls take the shared object as their first argument")
-                if args[0] is not shared[0]:
-                    shared = [args[0], pickle.dumps(args[0], protocol=pickle.HIGHEST_PROTOCOL)]
-                pending.append(pool.submit(_call_with_copy, local, fn, shared[1], tuple(args[1:]), dict(kwargs)))
-                if len(pending) >= 2 * self.n_jobs:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)

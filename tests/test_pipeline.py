@@ -72,14 +72,6 @@ def test_one_and_two_workers_give_identical_shards(tmp_path):
     assert shard_hashes(tmp_path / "s1") != h1
 
 
-def test_threads_give_identical_shards(tmp_path):
-    job = pattern(arrays=["blur", "flow", "valid"])
-    m1 = go(job, tmp_path / "w1", workers=1)
-    m3 = go(job, tmp_path / "t3", workers=3, backend="threads")
-    assert shard_hashes(tmp_path / "w1") == shard_hashes(tmp_path / "t3")
-    assert m1["samples"] == m3["samples"]
-
-
 def test_dask_cluster_gives_identical_shards(tmp_path):
     pytest.importorskip("dask.distributed")
     job = pattern()

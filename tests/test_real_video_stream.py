@@ -114,10 +114,6 @@ def test_stream_groups_with_two_workers(videos, tmp_path, monkeypatch):
     two = make(videos, tmp_path / "w2", workers=2)
     assert shard_bytes(tmp_path / "w1") == shard_bytes(tmp_path / "w2")
     assert stable(one) == stable(two)
-    # threads of one process, each decoding its own groups on its own copy of the job
-    threads = make(videos, tmp_path / "t2", workers=2, backend="threads")
-    assert shard_bytes(tmp_path / "t2") == shard_bytes(tmp_path / "w1")
-    assert stable(threads) == stable(one)
 
 
 def test_samples_made_ahead_wait_in_a_file_past_the_memory_budget(videos, tmp_path, monkeypatch):

@@ -26,11 +26,10 @@ from blurgen.errors import ConfigError
 from blurgen.parallel import BACKENDS
 
 WORKERS_HELP = "Worker processes (the shards are the same for any number; with --scheduler the cluster's size counts)."
-BACKEND_HELP = ("Where samples are made: sequential, loky (local processes), threads (threads of this "
-                "process: no worker start-up, for work that releases the GIL), dask or ray (their extras: "
+BACKEND_HELP = ("Where samples are made: sequential, loky (local processes), dask or ray (their extras: "
                 "pip install 'blurgen[ray]') [default: sequential for 1 worker, else loky].")
 SCHEDULER_HELP = ("Cluster to run on: a dask.distributed scheduler (--backend dask, tcp://HOST:8786) or a Ray "
-                  "cluster (--backend ray: ray://HOST:10001, auto, or HOST:PORT); refused for the local backends.")
+                  "cluster (--backend ray: ray://HOST:10001, auto, or HOST:PORT); refused for loky and sequential.")
 
 # The options of the dataset commands, in the order their help shows them (``--seed`` goes
 # after ``--scheduler``; its help depends on the job). name -> click.option decorator.

@@ -65,10 +65,10 @@ class ShardPacker:
 
     def worker_packing(self, backend: str) -> tuple[str, int] | None:
         """(compression, tile) for the workers to pack samples themselves (``make_one``'s
-        ``pack``) when they run on this machine (``loky`` processes, ``threads``): the
-        compression is then spread over them. None otherwise: this process packs
-        (sequential: in the background thread; dask and ray workers may run another zlib)."""
-        return (self.compression, self.tile) if self.packs and backend in ("loky", "threads") else None
+        ``pack``) when they are this machine's processes (``loky``): the compression is then
+        spread over them. None otherwise: this process packs (sequential: in the background
+        thread; dask and ray workers may run another zlib)."""
+        return (self.compression, self.tile) if self.packs and backend == "loky" else None
 
     def add(self, made: Made) -> Pending:
         item = made.sample
