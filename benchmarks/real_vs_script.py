@@ -1,7 +1,7 @@
 """Labelled real blur: ``blurgen real --flow-model dis`` against a plain script of the same recipe.
 
 Usage: python benchmarks/real_vs_script.py [--frames ROOT] [--windows 18] [--repeats 3] [--workers 1] [--phases]
-       [--other CHECKOUT]
+       [--other CHECKOUT] [--backend B] [--also-backend B2]
 
 The plain script (printed below the table) is the recipe with nothing else: read the 7
 frames of each window (``cv2.imread``), average them in float, DIS (OpenCV, medium preset)
@@ -119,6 +119,9 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=18)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1, help="blurgen real --workers")
+    ap.add_argument("--backend", default=None, help="blurgen real --backend for every blurgen row (default: sequential for 1 worker, else loky)")
+    ap.add_argument("--also-backend", default=None,
+                    help="one more row: the --no-quality recipe with this --backend, in the same rounds")
     ap.add_argument("--phases", action="store_true", help="also time the phases of one blurgen run")
     ap.add_argument("--other", type=Path, default=None,
                     help="another blurgen checkout, run with --no-quality in the same rounds (e.g. the code "
@@ -142,6 +145,11 @@ def main() -> None:
         blurgens = [("blurgen real --no-quality", env, ["--no-quality"]),
                     ("blurgen real --no-quality --compression none", env, ["--no-quality", "--compression", "none"]),
                     ("blurgen real", env, [])]
+        if args.also_backend:
+            blurgens.append((f"blurgen real --no-quality --backend {args.also_backend}", env,
+                             ["--no-quality", "--backend", args.also_backend]))
+        if args.backend:
+            blurgens = [(n, e, [*f, "--backend", args.backend] if "--backend" not in f else f) for n, e, f in blurgens]
         if args.other is not None:
             blurgens.append((f"blurgen real --no-quality ({args.other.name})",
                              {**env, "PYTHONPATH": str(args.other.resolve())}, ["--no-quality"]))
@@ -158,7 +166,8 @@ def main() -> None:
                     [sys.executable, "-m", "blurgen", "real", "--source", "gopro", "--root", str(root), "--flow-model",
                      "dis", "--out", str(outs[name]), "--workers", str(args.workers), "--quiet", *flags], benv, tmp / "cwd"))
         print(f"# {os.cpu_count()} CPU cores, load {load0:.1f} before, {os.getloadavg()[0]:.1f} after; "
-              f"{args.windows} windows of 7 frames, 1280x720 PNG; blurgen --workers {args.workers}")
+              f"{args.windows} windows of 7 frames, 1280x720 PNG; blurgen --workers {args.workers}"
+              + (f" --backend {args.backend}" if args.backend else ""))
         w = max(len(n) for n in runs)
         print(f"| {'run':<{w}} | wall s (each run)        | fastest s | fastest / plain | CPU s (fastest run) | output |")
         print(f"|{'-' * (w + 2)}|--------------------------|-----------|-----------------|---------------------|--------|")
