@@ -245,19 +245,21 @@ def _jpeg_size(f) -> tuple[int, int] | None:
 def image_files(folder: Path, exts: Iterable[str] | None = None) -> list[Path]:
     """The image files directly in ``folder`` (suffix in ``exts``, default
     :data:`IMAGE_EXTS`, any case; hidden files left out), sorted by name."""
+    return [p for p in _named_like_images(folder, exts) if p.is_file()]
+
+
+def _named_like_images(folder: Path, exts: Iterable[str] | None) -> list[Path]:
     wanted = {e.lower() if e.startswith(".") else "." + e.lower() for e in (exts or IMAGE_EXTS)}
-    return sorted(p for p in Path(folder).iterdir()
-                  if not p.name.startswith(".") and p.suffix.lower() in wanted and p.is_file())
+    return sorted(p for p in Path(folder).iterdir() if not p.name.startswith(".") and p.suffix.lower() in wanted)
 
 
 def not_files(folder: Path, exts: Iterable[str] | None = None) -> list[tuple[str, str]]:
     """Entries of ``folder`` named like image files (as :func:`image_files` selects them)
     that are no regular file: ``(name, what it is)``, sorted by name. They are not frames;
     a run reports them, as a missing frame alone would not say why it is missing."""
-    wanted = {e.lower() if e.startswith(".") else "." + e.lower() for e in (exts or IMAGE_EXTS)}
     out = []
-    for p in sorted(Path(folder).iterdir()):
-        if p.name.startswith(".") or p.suffix.lower() not in wanted or p.is_file():
+    for p in _named_like_images(folder, exts):
+        if p.is_file():
             continue
         if p.is_dir():
             what = "a folder"

@@ -51,7 +51,7 @@ from blurgen.synth.scene import consistency
 STORED = {"blur-mse-v1": ("kappa_oof", "kappa_occ", "kappa_rest"),
           "blur-mse-v2": ("kappa_oof", "kappa_occ", "kappa_rest", "hole")}
 FORM = calib.FORMS["fidelity"][-1]  # what new calibrations are fitted in
-SIGNALS, FEATURES = STORED[FORM], calib.FEATURES[FORM]
+SIGNALS = STORED[FORM]
 # the models a fit chooses from (blurgen.jobs.calibrate; module doc)
 MODELS = (("occ", "rest_phi", "hole_s"), ("oof_s", "occ", "rest_phi"))
 HOLE_TIMES = (0.25, 0.5, 0.75)
