@@ -162,3 +162,43 @@ def test_calibrate_fits_a_fidelity_calibration(tiny, tmp_path):
     assert cal["key"] == "flow-guided/splat/quadratic" and cal["fitted_on"]["pairs"] == 24
     assert cal["params"]["phi_scale"] in (2.0, 3.0, 4.0, 6.0, 8.0, 12.0)
     assert abs(cal["fit"]["mean_estimate"] - cal["fit"]["mean_psnr"]) < 2.0
+
+
+# The default fidelity calibration as blurgen shipped it before the hole signal (form
+# blur-mse-v1): what a synth-monkaa manifest of that time embeds in its params.
+V1_FIDELITY = {"format": 1, "kind": "fidelity", "key": "flow-guided/splat/quadratic", "form": "blur-mse-v1",
+               "intercept": 2.01838, "coef": {"occ": 0.0, "oof_s": 0.00299067, "rest_phi": 0.0557984},
+               "params": {"phi_scale": 3.0}, "blurgen": "0.1.0"}
+
+
+def test_a_monkaa_manifest_with_a_first_form_calibration_reruns_to_the_same_samples(tmp_path):
+    from blurgen.shards.reader import ShardReader, list_shards
+
+    root = make_tree(tmp_path / "monkaa")
+    cal = tmp_path / "v1.json"
+    cal.write_text(json.dumps(V1_FIDELITY))
+    out, again = tmp_path / "out", tmp_path / "again"
+    res = CliRunner().invoke(cli, ["synth-monkaa", "--root", str(root), "--out", str(out), "--calibration", str(cal),
+                                   "--quiet"])
+    assert res.exit_code == 0, res.output
+    first = json.loads((out / "manifest.json").read_text())
+    assert first["job"]["params"]["calibration"]["form"] == "blur-mse-v1"
+    metas = []
+    for shard in list_shards(out):
+        with ShardReader(shard) as r:
+            metas += [r.meta(i) for i in range(len(r))]
+    assert metas
+    for m in metas:  # the three signals of that form, and its formula applied to them
+        sig = m["fidelity_signals"]
+        assert sorted(sig) == ["kappa_occ", "kappa_oof", "kappa_rest"]
+        s, c = m["s"], V1_FIDELITY["coef"]
+        mse = (V1_FIDELITY["intercept"] + c["oof_s"] * sig["kappa_oof"] * s + c["occ"] * sig["kappa_occ"]
+               + c["rest_phi"] * sig["kappa_rest"] * s * s / (3.0 ** 3 + s ** 3))
+        assert m["fidelity_db_est"] == pytest.approx(10 * np.log10(255.0 ** 2 / mse), abs=0.006)
+    res = CliRunner().invoke(cli, ["rerun", str(out), "--out", str(again), "--quiet"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["verify", str(again)])
+    assert res.exit_code == 0, res.output
+    second = json.loads((again / "manifest.json").read_text())
+    assert [(m["key"], m["digest"]) for m in second["samples"]] == [(m["key"], m["digest"]) for m in first["samples"]]
+    assert [s["sha256"] for s in second["shards"]] == [s["sha256"] for s in first["shards"]]
