@@ -72,6 +72,32 @@ def test_one_and_two_workers_give_identical_shards(tmp_path):
     assert shard_hashes(tmp_path / "s1") != h1
 
 
+def _opencv_threads_around_make_one(job, task):
+    """In a worker: OpenCV's pool size after make_one, and joblib's budget."""
+    import cv2
+
+    from blurgen.pipeline.worker import make_one
+
+    make_one(job, task, 0, own_process=True)
+    return cv2.getNumThreads(), os.environ.get("OMP_NUM_THREADS")
+
+
+def test_worker_processes_size_opencv_to_their_share_of_the_cores():
+    from joblib import Parallel, delayed
+
+    job = pattern()
+    task = next(iter(job.tasks()))
+    workers = 2
+    got = Parallel(n_jobs=workers, backend="loky")(
+        delayed(_opencv_threads_around_make_one)(job, task) for _ in range(workers))
+    share = max(1, (os.cpu_count() or 1) // workers)
+    for threads, omp in got:
+        assert omp == str(share)  # the budget joblib gives OpenMP and BLAS in its workers
+        # OpenCV's pool is sized to it (by default it is as large as the machine: two workers
+        # on two cores would run four threads)
+        assert threads == share
+
+
 def test_dask_cluster_gives_identical_shards(tmp_path):
     pytest.importorskip("dask.distributed")
     job = pattern()

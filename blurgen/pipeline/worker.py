@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import signal
 from dataclasses import dataclass
 from typing import Any, Union
@@ -62,6 +64,7 @@ def make_one(job: Job, task: Task, seed: int, pack: tuple[str, int] | None = Non
     """
     if own_process:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        share_cores()
     try:
         sample = job.make(task, rng_for(seed, task.key))
     except SkipSample as e:
@@ -83,8 +86,30 @@ def make_group(job: Job, tasks: list[Task], seed: int, pack: tuple[str, int] | N
     decoded as one stream)."""
     if own_process:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        share_cores()
     with job.group(tasks):
         return [make_one(job, t, seed, pack) for t in tasks]
+
+
+@functools.cache
+def share_cores() -> int | None:
+    """In a worker process of the run (loky), size OpenCV's thread pool to the worker's share
+    of the cores, the number joblib gives OpenMP and BLAS there (``OMP_NUM_THREADS``: the
+    cores divided by the workers). OpenCV does not read that variable, so each of N
+    workers would otherwise run a pool as large as the machine: N times more threads than
+    cores, and the time OpenCV spends sharing work between them (docs/real.md). Its
+    results do not depend on the pool's size. Once per process; the size set, or None when
+    the process has no such budget."""
+    try:
+        n = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return None
+    if n < 1:
+        return None
+    import cv2
+
+    cv2.setNumThreads(n)
+    return n
 
 
 def jsonable(info: dict[str, Any]) -> dict[str, Any]:
