@@ -83,14 +83,14 @@ def _opencv_threads_around_make_one(job, task):
 
 
 def test_worker_processes_size_opencv_to_their_share_of_the_cores():
-    from joblib import Parallel, delayed
+    from joblib import Parallel, cpu_count, delayed
 
     job = pattern()
     task = next(iter(job.tasks()))
     workers = 2
     got = Parallel(n_jobs=workers, backend="loky")(
         delayed(_opencv_threads_around_make_one)(job, task) for _ in range(workers))
-    share = max(1, (os.cpu_count() or 1) // workers)
+    share = max(1, cpu_count() // workers)  # joblib's rule, with its count (cgroup and affinity aware)
     for threads, omp in got:
         assert omp == str(share)  # the budget joblib gives OpenMP and BLAS in its workers
         # OpenCV's pool is sized to it (by default it is as large as the machine: two workers
